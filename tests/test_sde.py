@@ -279,3 +279,28 @@ def test_rollout_bad_arguments(pipe):
         rollout(object(), PROMPTS)
     with pytest.raises(ValueError, match="step"):
         step_log_prob(pipe.transformer, rollout(pipe, PROMPTS[:1], group_size=1, num_inference_steps=2, max_sequence_length=64), 2)
+
+
+def test_lora_policy_starts_at_ratio_one_and_gets_gradients(traj):
+    "What GRPO does: add a zero-initialised LoRA to the sampling transformer, re-score, back-propagate."
+    from peft import LoraConfig
+
+    transformer = tiny_pipeline().transformer  # same seed: the weights that sampled `traj`
+    transformer.requires_grad_(False)
+    transformer.add_adapter(LoraConfig(r=4, lora_alpha=8, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    log_prob, mean, std = step_log_prob(transformer, traj, 1)
+    torch.testing.assert_close(torch.exp(log_prob - traj.log_probs[:, 1]), torch.ones(6), atol=1e-5, rtol=0)
+    (-log_prob.mean()).backward()
+    lora = [p for n, p in transformer.named_parameters() if "lora_B" in n]
+    assert lora and all(p.grad is not None for p in lora) and sum(p.grad.abs().sum() for p in lora) > 0
+    # after an update the policy moves, and with the adapter off it is the reference again
+    with torch.no_grad():
+        for p in lora:
+            p.add_(0.5 * torch.randn_like(p))
+        moved, _, _ = step_log_prob(transformer, traj, 1)
+        transformer.disable_adapters()
+        reference, reference_mean, _ = step_log_prob(transformer, traj, 1)
+        transformer.enable_adapters()
+    assert (moved - traj.log_probs[:, 1]).abs().max() > 1e-4
+    torch.testing.assert_close(reference, traj.log_probs[:, 1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(reference_mean, mean.detach(), atol=1e-5, rtol=1e-5)
