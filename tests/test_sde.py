@@ -304,3 +304,16 @@ def test_lora_policy_starts_at_ratio_one_and_gets_gradients(traj):
     assert (moved - traj.log_probs[:, 1]).abs().max() > 1e-4
     torch.testing.assert_close(reference, traj.log_probs[:, 1], atol=1e-5, rtol=0)
     torch.testing.assert_close(reference_mean, mean.detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_trajectory_cat(pipe, traj):
+    other = rollout(pipe, PROMPTS[:1], group_size=2, num_inference_steps=6, max_sequence_length=64, seed=12)
+    joined = Trajectory.cat([traj, other])
+    assert len(joined) == 8 and joined.group_ids.tolist() == [0, 0, 0, 1, 1, 1, 2, 2]
+    assert joined.prompts[-1] == PROMPTS[0] and torch.equal(joined.latents[6:], other.latents)
+    with torch.no_grad():
+        ratio = torch.exp(trajectory_log_probs(pipe.transformer, joined) - joined.log_probs)
+    torch.testing.assert_close(ratio, torch.ones_like(ratio), atol=1e-5, rtol=0)
+    fast = rollout(pipe, PROMPTS[:1], group_size=2, num_inference_steps=6, sde_window=2, max_sequence_length=64)
+    with pytest.raises(ValueError, match="share"):
+        Trajectory.cat([traj, fast])

@@ -155,6 +155,24 @@ class Trajectory:
             values[f.name] = value
         return Trajectory(**values)
 
+    @classmethod
+    def cat(cls, trajectories: list[Trajectory]) -> Trajectory:
+        "Join rollouts sampled with the same schedule and SDE steps; group ids are renumbered to stay distinct."
+        first = trajectories[0]
+        for other in trajectories[1:]:
+            same = (torch.equal(other.sigmas, first.sigmas) and torch.equal(other.sde_steps, first.sde_steps)
+                    and (other.guidance_scale, other.noise_level, other.expand_timesteps) == (first.guidance_scale, first.noise_level, first.expand_timesteps))
+            if not same:
+                raise ValueError("`trajectories` must share sigmas, sde_steps, guidance_scale and noise_level to be joined")
+        offsets = torch.tensor([0] + [int(t.group_ids.max()) + 1 for t in trajectories[:-1]]).cumsum(0)
+        values = {f.name: getattr(first, f.name) for f in fields(first)}
+        for name in ("latents", "log_probs", "prompt_embeds", "negative_prompt_embeds"):
+            if values[name] is not None:
+                values[name] = torch.cat([getattr(t, name) for t in trajectories])
+        values["group_ids"] = torch.cat([t.group_ids + int(o) for t, o in zip(trajectories, offsets)])
+        values["prompts"] = [p for t in trajectories for p in t.prompts]
+        return cls(**values)
+
     def to(self, device) -> Trajectory:
         "A copy with every tensor on `device` (timesteps and sigmas too)."
         values = {f.name: getattr(self, f.name) for f in fields(self)}
