@@ -389,3 +389,26 @@ def test_bad_input_errors_name_the_argument():
         trajectory_statistics(torch.eye(4)[None])
     with pytest.raises(ValueError, match="encoding must have shape"):
         cameras_from_pose_encoding(torch.zeros(7), (8, 8))
+
+
+def test_float32_accuracy_near_half_turn():
+    axes = torch.randn(500, 3, generator=gen(31), dtype=D64)
+    axes = axes / axes.norm(dim=-1, keepdim=True)
+    for angle in (math.pi, math.pi - 1e-3, 1e-3, 1e-6):
+        R = roma.rotvec_to_rotmat(axes * angle)
+        v32 = matrix_to_axis_angle(R.float())
+        assert v32.dtype == torch.float32
+        torch.testing.assert_close(axis_angle_to_matrix(v32).double(), R, atol=2e-6, rtol=0)
+        torch.testing.assert_close(v32.double().norm(dim=-1), torch.full((500,), angle, dtype=D64), atol=2e-6, rtol=0)
+
+
+def test_gradcheck_alignment_and_statistics():
+    src = torch.randn(8, 3, generator=gen(32), dtype=D64, requires_grad=True)
+    tgt = torch.randn(8, 3, generator=gen(33), dtype=D64)
+    assert torch.autograd.gradcheck(lambda s: umeyama_alignment(s, tgt), (src,))
+    pred = make_pose(axis_angle_to_matrix(torch.randn(6, 3, generator=gen(34), dtype=D64)), torch.randn(6, 3, generator=gen(35), dtype=D64))
+    gt = make_pose(axis_angle_to_matrix(torch.randn(6, 3, generator=gen(36), dtype=D64)), torch.randn(6, 3, generator=gen(37), dtype=D64))
+    assert torch.autograd.gradcheck(lambda p: absolute_trajectory_error(p, gt), (pred.requires_grad_(),))
+    traj = orbit(8) @ make_pose(axis_angle_to_matrix(0.05 * torch.randn(8, 3, generator=gen(38), dtype=D64)), 0.05 * torch.randn(8, 3, generator=gen(39), dtype=D64))
+    for key in ("translation_jerk", "rotation_jerk", "rotation_speed"):
+        assert torch.autograd.gradcheck(lambda c: trajectory_statistics(c)[key], (traj.clone().requires_grad_(),))
