@@ -385,6 +385,10 @@ def test_bad_input_errors_name_the_argument():
         make_pose(torch.eye(3, dtype=torch.long), torch.zeros(3))
     with pytest.raises(ValueError, match="c2w must have shape"):
         unproject_depth(torch.ones(4, 4), torch.eye(3), torch.eye(3))
+    with pytest.raises(ValueError, match=r"depth must have shape \[\.\.\., H, W\], got \[5\]"):
+        unproject_depth(torch.ones(5), torch.eye(3), torch.eye(4))
+    with pytest.raises(TypeError, match="depth must be a floating"):
+        unproject_depth(torch.ones(4, 4, dtype=torch.long), torch.eye(3), torch.eye(4))
     with pytest.raises(ValueError, match="T >= 2"):
         trajectory_statistics(torch.eye(4)[None])
     with pytest.raises(ValueError, match="encoding must have shape"):
