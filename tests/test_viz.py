@@ -2,6 +2,7 @@
 import math
 
 import matplotlib
+import matplotlib.pyplot
 import numpy as np
 import pytest
 import torch
@@ -20,6 +21,12 @@ from vggrpo.worlds import SKY, render_clip
 @pytest.fixture(scope="module")
 def clip():
     return render_clip(4, num_frames=9, height=32, width=48, camera_path="crane")  # sees some sky
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    matplotlib.pyplot.close("all")
 
 
 def random_clip(frames=6, height=10, width=14, seed=0):
