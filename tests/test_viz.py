@@ -136,6 +136,13 @@ def test_colorize_confidence_brighter_is_surer():
         brightness = rgb.reshape(-1, 3) @ [0.299, 0.587, 0.114]
         assert (np.diff(brightness) >= -1e-9).all() and brightness[-1] > brightness[0] + 100
     assert colorize_confidence(confidence, log=True, value_range=(1, 100)).shape == (5, 10, 3)
+    with pytest.raises(ValueError, match="value_range"):
+        colorize_confidence(confidence, log=True, value_range=(0, 100))
+
+
+def test_colorize_depth_rejects_non_positive_range():
+    with pytest.raises(ValueError, match="value_range"):
+        colorize_depth(torch.ones(4, 4), value_range=(0, 10))
 
 
 # --- strips and comparisons ------------------------------------------------------------------
