@@ -377,7 +377,8 @@ def test_cuda_matches_cpu():
 
 
 def test_benchmark_writes_json(tmp_path):
-    out = tmp_path / "bench.json"
-    r = benchmark_renderer(sizes=((3, 16, 16),), clips=2, path=out)
+    out, before = tmp_path / "bench.json", torch.get_num_threads()
+    r = benchmark_renderer(sizes=((3, 16, 16),), clips=2, threads=1, path=out)
+    assert torch.get_num_threads() == before
     saved = json.loads(out.read_text())
-    assert saved["cpu"]["results"][0]["frames"] == 3 and r["results"][0]["clips_per_s"] > 0
+    assert saved["cpu_1_threads"]["results"][0]["frames"] == 3 and r["results"][0]["clips_per_s"] > 0
