@@ -650,6 +650,7 @@ def render_clip(
     flow_stride: int = 1,          # scene flow from frame t to t + flow_stride
     max_rays: int | None = None,   # rays per chunk (default: 2**17 on CPU, everything on CUDA)
     shadows: bool = True,          # cast shadows of the objects (about a third of the time)
+    scene: Scene | None = None,    # render this scene instead of the one sampled from `seed` (e.g. an edited copy)
 ) -> WorldClip:
     "Render a clip of the world `seed` with exact depth, cameras, scene flow and a prompt."
     for name, v, lo in (("num_frames", num_frames, 1), ("height", height, 1), ("width", width, 1), ("flow_stride", flow_stride, 1)):
@@ -657,7 +658,8 @@ def render_clip(
             raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
     if dynamic is not None and not isinstance(dynamic, bool): raise TypeError(f"dynamic must be None or a bool, got {dynamic!r}")
     device = torch.device(device)
-    scene = sample_scene(seed, dynamic)
+    if scene is None: scene = sample_scene(seed, dynamic)
+    elif not isinstance(scene, Scene): raise TypeError(f"scene must be None or a Scene, got {type(scene).__name__}")
     if isinstance(camera_path, CameraPath): path = camera_path
     elif camera_path is None or isinstance(camera_path, str): path = sample_camera_path(seed, camera_path)
     else: raise TypeError(f"camera_path must be None, a name from {CAMERA_PATHS} or a CameraPath, got {camera_path!r}")
