@@ -316,3 +316,39 @@ def test_rewards_are_differentiable():
     r1 = geo(dict(g, depth=depth.detach() + 100 * depth.grad, c2w=c2w.detach()), scene_flow=g["scene_flow"],
              dynamic_mask=g["dynamic_mask"])
     assert r1 > r0  # an ascent step on the depth makes it more consistent
+
+
+# ---------------------------------------------------------------- latent and RGB rewards (plumbing, random weights)
+def test_latent_and_rgb_rewards_share_the_code_path():
+    video = pytest.importorskip("vggrpo.video")
+    geomodel = pytest.importorskip("vggrpo.geomodel")
+    from vggrpo.rewards import LatentGeometryReward, RGBGeometryReward, geometry_outputs_dict
+    pipe = video.build_tiny_pipeline(0)
+    torch.manual_seed(0)
+    phi = geomodel.GeometryModel(hidden_size=64, num_layers=2, num_heads=2).eval()
+    lgm = geomodel.GeometryModel(sample_size=4, patch_size=1, in_channels=16, hidden_size=64, num_layers=2, num_heads=2).eval()
+    latents = torch.randn(2, 16, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    rgb, latent = RGBGeometryReward(pipe, phi), LatentGeometryReward(lgm, weights={"camera_smoothness": 0.3, "reprojection_consistency": 0.7})
+    g_rgb, g_latent = rgb.geometry(latents), latent.geometry(latents)
+    assert g_rgb["depth"].shape == (2, 3, 32, 32) and g_latent["depth"].shape == (2, 3, 4, 4)  # one view per latent frame
+    assert not g_rgb["depth"].requires_grad  # no graph by default
+    totals = {}
+    for reward, g in ((rgb, g_rgb), (latent, g_latent)):
+        total, terms = totals[type(reward).__name__] = reward(latents)
+        assert total.shape == (2,) and torch.isfinite(total).all()
+        expected_total, expected_terms = rewards_from_geometry(g, reward.weights)
+        rel_close(total, expected_total, 1e-6)
+        assert set(terms) == set(expected_terms)
+    # by hand: decode, every 4th frame, Φ, rewards
+    frames = video.decode_latents(pipe, latents)[:, :, ::4]
+    with torch.no_grad():
+        by_hand, _ = rewards_from_geometry(geometry_outputs_dict(phi(frames)))
+    rel_close(totals['RGBGeometryReward'][0], by_hand, 1e-5)
+    with pytest.raises(ValueError, match="latents"):
+        latent(torch.randn(2, 16, 3, 4))
+    with pytest.raises(ValueError, match="latents.*NaN"):
+        latent(torch.full((1, 16, 3, 4, 4), float("nan")))
+    # differentiable=True keeps the graph back to the latents (reward guidance through the LGM)
+    z = latents.clone().requires_grad_()
+    LatentGeometryReward(lgm, differentiable=True)(z)[0].sum().backward()
+    assert z.grad is not None and torch.isfinite(z.grad).all()
