@@ -3,35 +3,28 @@ import math
 
 import pytest
 import torch
-from diffusers import (
-    AutoencoderKLWan,
-    FlowMatchEulerDiscreteScheduler,
-    UniPCMultistepScheduler,
-    WanPipeline,
-    WanTransformer3DModel,
-)
-from transformers import ByT5Tokenizer, T5Config, T5EncoderModel
+from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
 from vggrpo.sde import Trajectory, rollout, sde_diffusion, sde_step_with_logprob, step_log_prob, trajectory_log_probs
+from vggrpo.video import build_tiny_pipeline
 
 PROMPTS = ["two red boxes on a checker floor, the camera orbits left", "a blue ball rolls, handheld"]
 
 
-def tiny_pipeline(scheduler=None, expand_timesteps=False, seed=0):
-    "diffusers' Wan classes with tiny random configs and a byte-level tokenizer (no download)."
-    torch.manual_seed(seed)
-    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
-        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-    )
-    text_encoder = T5EncoderModel(T5Config(vocab_size=384, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4))
-    pipe = WanPipeline(
-        tokenizer=ByT5Tokenizer(), text_encoder=text_encoder.eval(), vae=vae.eval(), transformer=transformer.eval(),
-        scheduler=scheduler or FlowMatchEulerDiscreteScheduler(shift=3.0), expand_timesteps=expand_timesteps,
-    )
-    pipe.set_progress_bar_config(disable=True)
+SMALL = {  # vggrpo.video's tiny Wan, shrunk further so that tests take seconds
+    "transformer": dict(num_attention_heads=2, attention_head_dim=12, text_dim=32, ffn_dim=32, num_layers=2),
+    "text_encoder": dict(d_model=32, d_kv=8, d_ff=64, num_layers=2),
+    "vae": dict(base_dim=3, dim_mult=[1, 1, 1, 1]),
+}
+
+
+def tiny_pipeline(euler=True, expand_timesteps=False, seed=0):
+    "The project's tiny Wan pipeline (random weights); Euler scheduler so that WanPipeline is comparable bit for bit."
+    pipe = build_tiny_pipeline(seed=seed, config=SMALL)
+    if euler:
+        pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0)
+    if expand_timesteps:
+        pipe.register_to_config(expand_timesteps=True)
     return pipe
 
 
@@ -224,8 +217,8 @@ def test_expand_timesteps_pipeline_matches_wan_pipeline():
 
 
 def test_unipc_schedule_rollout_is_finite_and_rescorable():
-    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
-    pipe = tiny_pipeline(scheduler=scheduler)
+    pipe = tiny_pipeline(euler=False)  # Wan's UniPC schedule, as vggrpo.video ships it
+    assert isinstance(pipe.scheduler, UniPCMultistepScheduler)
     traj = rollout(pipe, PROMPTS[:1], group_size=2, num_inference_steps=4, max_sequence_length=64, seed=10)
     assert 1 - traj.sigmas[0] < 1e-5
     assert torch.isfinite(traj.latents).all() and traj.latents.abs().max() < 50
