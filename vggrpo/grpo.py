@@ -266,7 +266,7 @@ class GRPOTrainer:
     def __init__(
         self,
         pipeline,  # a WanPipeline (its transformer gets the LoRA adapter)
-        reward_fn,  # callable(latents, prompts) -> (reward [B], {term: [B]})
+        reward_fn,  # callable(latents) -> (reward [B], {term: [B]}), e.g. LatentGeometryReward
         prompts: list[str],  # training prompts (sampled per step, reproducibly)
         config: GRPOConfig | None = None,  # settings
         output_dir: str | Path | None = None,  # checkpoints, metrics.jsonl, LoRA weights
@@ -362,7 +362,7 @@ class GRPOTrainer:
         trajectory = self.sample(step)
         sampled = time.perf_counter()
         with torch.no_grad():
-            reward, terms = self.reward_fn(trajectory.final_latents, trajectory.prompts)
+            reward, terms = self.reward_fn(trajectory.final_latents)
         terms = {name: value.detach().float().cpu() for name, value in (terms or {"reward": reward}).items()}
         scored = time.perf_counter()
         advantages = combined_advantages(terms, trajectory.group_ids.cpu(), self.config.reward_weights,
