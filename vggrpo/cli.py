@@ -12,11 +12,15 @@ import sys
 import vggrpo
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'build_parser', 'main', 'held_out_prompts', 'score_policy', 'run_demo', 'demo_cli']
 
 # %% ../nbs/12_cli.ipynb #0ebadc24
 COMMANDS: dict[str, tuple[str, str, str]] = {
     # name: (module, function, one-line help). A command is listed only once its code exists.
+    "demo": ("vggrpo.cli", "demo_cli", "the whole method end to end on the shipped tiny models (CPU, minutes)"),
+    "train-base": ("vggrpo.video", "train_base_cli", "train the tiny Wan base model (VAE, then transformer) on the worlds"),
+    "train-geomodel": ("vggrpo.geomodel", "train_geomodel_cli", "train the RGB 4D geometry model on the worlds"),
+    "train-lgm": ("vggrpo.lgm", "train_lgm_cli", "stitch the latent geometry model to the geometry model"),
 }
 
 # %% ../nbs/12_cli.ipynb #83d13167
@@ -52,3 +56,210 @@ def main(argv: list[str] | None = None) -> int:
 #| eval: false
 if __name__ == "__main__":
     sys.exit(main())
+
+# %% ../nbs/12_cli.ipynb #799d5dba
+import base64
+import io
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+# %% ../nbs/12_cli.ipynb #0463486f
+def held_out_prompts(
+    count: int = 2,  # number of prompts
+    handheld_only: bool = True,  # keep prompts of shaky ("handheld") clips, the fault GRPO should remove
+) -> list[str]:  # prompts of test-split worlds (never seen in training)
+    "Prompts of the first test-split worlds."
+    from vggrpo.worlds import render_clip, split_seeds
+
+    prompts = []
+    for seed in split_seeds("test"):
+        prompt = render_clip(seed, num_frames=5, height=8, width=8).prompt  # a thumbnail: only the prompt is needed
+        if prompt not in prompts and (not handheld_only or "handheld" in prompt):
+            prompts.append(prompt)
+        if len(prompts) == count:
+            return prompts
+    raise ValueError(f"the test split has fewer than {count} suitable prompts")
+
+# %% ../nbs/12_cli.ipynb #64040afa
+def score_policy(
+    pipeline,  # WanPipeline (with or without a LoRA adapter)
+    reward,  # LatentGeometryReward
+    prompts: list[str],  # prompts
+    group_size: int,  # samples per prompt
+    num_inference_steps: int,  # deterministic sampling steps
+    seed: int,  # initial noise
+    max_sequence_length: int,  # text tokens
+) -> dict:  # latents, reward, terms, geometry
+    "Deterministic samples from fixed noise, scored with the latent reward: the same noise before and after training."
+    import torch
+    from vggrpo.sde import rollout
+
+    with torch.no_grad():
+        trajectory = rollout(pipeline, prompts, group_size=group_size, num_inference_steps=num_inference_steps,
+                             noise_level=0.0, seed=seed, max_sequence_length=max_sequence_length)
+        latents = trajectory.final_latents
+        geometry = reward.geometry(latents)
+        total, terms = reward(latents)
+    return {"latents": latents, "reward": total, "terms": terms, "geometry": geometry}
+
+# %% ../nbs/12_cli.ipynb #682a4387
+def _figure_png(fig) -> str:
+    "A matplotlib figure as a base64 PNG (closed afterwards)."
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+def _trajectory_figure(before_c2w, after_c2w, prompts, group_size):
+    "Top view (x, z) of the LGM's camera centres, before and after, one panel per prompt."
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(prompts), figsize=(4.5 * len(prompts), 4), squeeze=False)
+    for p, ax in enumerate(axes[0]):
+        for name, c2w, colour in (("before", before_c2w, "tab:red"), ("after", after_c2w, "tab:blue")):
+            for g in range(group_size):
+                centres = c2w[p * group_size + g, :, :3, 3].cpu().numpy()
+                ax.plot(centres[:, 0], centres[:, 2], marker=".", color=colour, alpha=0.7, label=name if g == 0 else None)
+        ax.set_title(prompts[p][:60] + ("…" if len(prompts[p]) > 60 else ""), fontsize=8)
+        ax.set_xlabel("x"); ax.set_ylabel("z"); ax.set_aspect("equal", "datalim"); ax.legend(fontsize=8)
+    fig.suptitle("camera centres read from the latents by the LGM (first camera at the origin)")
+    return fig
+
+# %% ../nbs/12_cli.ipynb #262eb028
+def run_demo(
+    output_dir: str | Path = "vggrpo-demo",  # where report.json, report.html and the GRPO run go
+    prompts: list[str] | None = None,  # prompts (default: held-out test-split prompts)
+    num_prompts: int = 2,  # number of held-out prompts when `prompts` is None
+    group_size: int = 4,  # videos per prompt
+    grpo_steps: int = 6,  # GRPO steps
+    sampling_steps: int = 10,  # sampling steps (rollouts and evaluation)
+    learning_rate: float = 3e-4,  # LoRA learning rate
+    device: str = "cpu",  # "cpu" or "cuda"
+    seed: int = 0,  # seeds everything
+    resume: bool = False,  # continue an interrupted demo in `output_dir`
+    progress: bool = True,  # progress bars
+) -> dict:  # the report (also written to report.json)
+    "Score → GRPO → score again on the shipped tiny models; writes report.json and report.html."
+    import torch
+    from vggrpo.grpo import GRPOConfig, GRPOTrainer, plot_history
+    from vggrpo.lgm import LatentGeometryModel
+    from vggrpo.rewards import LatentGeometryReward
+    from vggrpo.video import decode_latents, load_pipeline
+    from vggrpo.viz import compare_clips
+
+    if group_size < 2:
+        raise ValueError(f"group_size must be >= 2 (GRPO compares samples within a group), got {group_size}")
+    if grpo_steps < 1 or sampling_steps < 1:
+        raise ValueError(f"grpo_steps and sampling_steps must be >= 1, got {grpo_steps} and {sampling_steps}")
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    times, started = {}, time.perf_counter()
+    torch.manual_seed(seed)
+
+    pipeline = load_pipeline("tiny", device=device)
+    lgm = LatentGeometryModel.from_pretrained().to(device).eval().requires_grad_(False)
+    reward = LatentGeometryReward(lgm)
+    prompts = list(prompts) if prompts else held_out_prompts(num_prompts)
+    max_len = 128  # bytes of the byte-level tokenizer: the world prompts fit
+    times["load"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    before = score_policy(pipeline, reward, prompts, group_size, sampling_steps, seed, max_len)
+    times["score_before"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    config = GRPOConfig(group_size=group_size, prompts_per_step=len(prompts), num_inference_steps=sampling_steps,
+                        learning_rate=learning_rate, num_steps=grpo_steps, checkpoint_every=max(1, grpo_steps // 2),
+                        seed=seed, max_sequence_length=max_len, mixed_precision="no")
+    trainer = GRPOTrainer(pipeline, reward, prompts, config, output_dir / "grpo")
+    history = trainer.train(grpo_steps, resume=resume, progress=progress)
+    times["grpo"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    pipeline.transformer = trainer.model
+    after = score_policy(pipeline, reward, prompts, group_size, sampling_steps, seed, max_len)
+    times["score_after"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    first = torch.arange(len(prompts)) * group_size  # the first sample of each prompt, decoded for the report only
+    with torch.no_grad():
+        videos = {"before": decode_latents(pipeline, before["latents"][first]),
+                  "after": decode_latents(pipeline, after["latents"][first])}
+    figures = {"reward": _figure_png(plot_history(history, ("reward_mean", "kl", "clip_fraction")))}
+    for p, prompt in enumerate(prompts):
+        fig = compare_clips({"before": videos["before"][p], "after": videos["after"][p]}, every=4, max_frames=9)
+        fig.suptitle(prompt, fontsize=8)
+        figures[f"frames_{p}"] = _figure_png(fig)
+    figures["trajectories"] = _figure_png(_trajectory_figure(_camera_poses(before["geometry"]), _camera_poses(after["geometry"]),
+                                                             prompts, group_size))
+    times["report"] = time.perf_counter() - mark
+    times["total"] = time.perf_counter() - started
+
+    def summary(scores):
+        return {"reward": scores["reward"].mean().item(),
+                **{name: value.mean().item() for name, value in scores["terms"].items()}}
+    report = {"prompts": prompts, "group_size": group_size, "grpo_steps": grpo_steps, "sampling_steps": sampling_steps,
+              "device": str(device), "before": summary(before), "after": summary(after),
+              "per_prompt": [{"prompt": prompt,
+                              "before": before["reward"][i * group_size:(i + 1) * group_size].mean().item(),
+                              "after": after["reward"][i * group_size:(i + 1) * group_size].mean().item()}
+                             for i, prompt in enumerate(prompts)],
+              "history": history, "seconds": times, "config": config.fingerprint_fields()}
+    (output_dir / "report.json").write_text(json.dumps(report, indent=2))
+    (output_dir / "report.html").write_text(_report_html(report, figures))
+    return report
+
+def _camera_poses(geometry: dict):
+    "c2w `[B, T', 4, 4]` of a geometry output (from its pose encoding when it has no c2w)."
+    from vggrpo.geometry import cameras_from_pose_encoding
+    if "c2w" in geometry:
+        return geometry["c2w"]
+    return cameras_from_pose_encoding(geometry["pose_enc"], image_size=tuple(geometry["depth"].shape[-2:]))[0]
+
+# %% ../nbs/12_cli.ipynb #48d3f689
+def _report_html(report: dict, figures: dict[str, str]) -> str:
+    "A self-contained HTML page (images inline) of a demo report."
+    rows = "".join(f"<tr><td>{k}</td><td>{report['before'][k]:.4f}</td><td>{report['after'][k]:.4f}</td>"
+                   f"<td>{report['after'][k] - report['before'][k]:+.4f}</td></tr>" for k in report["before"])
+    images = "".join(f'<h3>{name.replace("_", " ")}</h3><img src="data:image/png;base64,{data}" style="max-width:100%">'
+                     for name, data in figures.items())
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in report["seconds"].items())
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>vggrpo demo</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}td,th{{padding:4px 12px;text-align:right}}</style></head>
+<body><h1>vggrpo demo</h1><p>{len(report['prompts'])} held-out prompts × {report['group_size']} videos,
+{report['grpo_steps']} GRPO steps, {report['sampling_steps']} sampling steps, on {report['device']}.</p>
+<p>Time: {seconds}.</p>
+<h2>Latent geometry reward, same initial noise before and after GRPO</h2>
+<table><tr><th></th><th>before</th><th>after</th><th>change</th></tr>{rows}</table>
+<h2>Figures</h2>{images}</body></html>"""
+
+# %% ../nbs/12_cli.ipynb #0002572b
+def demo_cli(argv: list[str] | None = None) -> int:
+    "`vggrpo demo`: the whole method end to end on the shipped tiny models."
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="vggrpo demo", description=run_demo.__doc__)
+    parser.add_argument("--output-dir", default="vggrpo-demo", help="where the report and the GRPO run go (default: %(default)s)")
+    parser.add_argument("--prompt", action="append", dest="prompts", help="a prompt (repeat for several; default: held-out prompts)")
+    parser.add_argument("--num-prompts", type=int, default=2, help="held-out prompts when no --prompt is given (default: %(default)s)")
+    parser.add_argument("--group-size", type=int, default=4, help="videos per prompt (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=6, help="GRPO steps (default: %(default)s)")
+    parser.add_argument("--sampling-steps", type=int, default=10, help="denoising steps (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=3e-4, help="LoRA learning rate (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted demo in --output-dir")
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            parser.error("--device cuda was asked for but torch sees no CUDA device")
+    report = run_demo(args.output_dir, args.prompts, args.num_prompts, args.group_size, args.steps, args.sampling_steps,
+                      args.lr, args.device, args.seed, args.resume)
+    print(json.dumps({"before": report["before"], "after": report["after"], "seconds": report["seconds"]}, indent=2))
+    print(f"report: {Path(args.output_dir) / 'report.html'}")
+    return 0
