@@ -1,0 +1,22 @@
+"The real LGM run (one GPU call): data, least-squares sweep over k, short training per k, frozen vs LoRA, test tables, figures."
+import os, sys, time
+import torch
+
+torch.backends.cuda.matmul.allow_tf32 = True
+torch.backends.cudnn.allow_tf32 = True
+from vggrpo.lgm import train_lgm_cli
+
+out = sys.argv[1] if len(sys.argv) > 1 else "runs/lgm"
+quick = os.environ.get("LGM_QUICK") == "1"  # CPU smoke test of this exact script
+args = ["--output-dir", out, "--stitch-layers", "0,2,4,6,8,10,12"]
+if quick:
+    args += ["--device", "cpu", "--stitch-layers", "0,12", "--num-train", "4", "--num-val", "2", "--num-test", "2", "--num-generated-train", "2",
+             "--num-generated-test", "2", "--ls-clips", "4", "--sweep-steps", "2", "--final-steps", "2", "--batch-size", "2"]
+else:
+    args += ["--device", "cuda", "--num-train", "1536", "--num-val", "128", "--num-test", "128", "--num-generated-train", "384",
+             "--num-generated-test", "64", "--ls-clips", "768", "--sweep-steps", "400", "--sweep-time-budget", "16",
+             "--final-steps", "3000", "--final-time-budget", "95", "--batch-size", "32"]
+t0 = time.time()
+results = train_lgm_cli(args)
+print(f"total {time.time() - t0:.0f}s; best k={results['best_k']}, shipped {results['shipped_tune']}", flush=True)
+if torch.cuda.is_available(): print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 1e9:.1f} GB", flush=True)

@@ -1,0 +1,162 @@
+"Tests of vggrpo.lgm as a user imports it: input checks, least squares, exact stitching, training modes, shipped weights."
+import pytest
+import torch
+import torch.nn as nn
+
+from vggrpo.geomodel import GeometryModel
+from vggrpo.lgm import (LatentConnector, LatentGeometryModel, NormalEquations, check_latents, least_squares_stitch,
+                        lora_target_modules, output_agreement, phi_tokens_at, teacher_loss, train_stitching, train_lgm_cli,
+                        unfold_latents)
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def phi():
+    torch.manual_seed(0)
+    return GeometryModel(hidden_size=32, num_layers=4, num_heads=2, head_channels=16, camera_depth=1, layer_scale=0.3).eval()
+
+
+@pytest.fixture(scope="module")
+def video():
+    return torch.rand(2, 3, 9, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+
+
+# ------------------------------------------------------------------ input checks
+@pytest.mark.parametrize("shape,message", [((2, 3, 9, 8, 8), "16 channels"), ((2, 16, 10, 8, 8), "1..9 latent frames"),
+                                           ((2, 16, 9, 16, 16), "(8, 8)"), ((16, 9, 8, 8), "5 dims")])
+def test_bad_latents_are_clear_errors(phi, shape, message):
+    lgm = LatentGeometryModel.from_geomodel(phi, 2)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        lgm(torch.zeros(shape))
+
+
+def test_non_tensor_and_integer_latents(phi):
+    lgm = LatentGeometryModel.from_geomodel(phi, 2)
+    with pytest.raises(TypeError, match="torch.Tensor"): lgm([[0.0]])
+    with pytest.raises(TypeError, match="floating"): check_latents(torch.zeros(1, 16, 9, 8, 8, dtype=torch.int64))
+
+
+def test_stitch_layer_out_of_range(phi):
+    with pytest.raises(ValueError, match="stitch_layer"): LatentGeometryModel.from_geomodel(phi, 5)
+
+
+# ------------------------------------------------------------------ least squares
+def test_unfold_is_the_conv_design_matrix():
+    z = torch.randn(1, 16, 5, 4, 6)
+    conv = nn.Conv3d(16, 8, 3, padding=1)
+    expected = conv(z).permute(0, 2, 3, 4, 1).flatten(0, 3)
+    torch.testing.assert_close(unfold_latents(z, 3) @ conv.weight.flatten(1).T + conv.bias, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_normal_equations_recover_a_linear_map():
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(3000, 10, generator=g), torch.randn(4, 10, generator=g)
+    ne = NormalEquations(10, {"a": 4})
+    ne.update(x, {"a": x @ w.T - 2.0})
+    fit_w, fit_b = ne.solve("a", ridge=0.0)
+    torch.testing.assert_close(fit_w, w, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(fit_b, torch.full((4,), -2.0), atol=1e-4, rtol=1e-4)
+    assert ne.relative_error("a", fit_w, fit_b) < 1e-8
+    assert ne.relative_error("a", torch.zeros_like(w), torch.zeros(4)) > 0.5
+
+
+def test_least_squares_sweep_on_phi(phi, video):
+    "Every k gets a fit; the fit is better on its own data than a zero map, and held-out errors are reported."
+    lat = torch.randn(3, 16, 9, 8, 8, generator=torch.Generator().manual_seed(2))
+    data = dict(latents=lat[:2], video=video)
+    fit = least_squares_stitch(phi, data, [0, 2], heldout=dict(latents=lat[2:], video=video[:1]), batch_size=2)
+    assert set(fit) == {0, 2}
+    for row in fit.values():
+        assert 0 <= row["fit_error"] < 1 and row["heldout_error"] > 0
+        assert row["patch_weight"].shape == (32, 16, 5, 5, 5) and row["special_weight"].shape == (5 * 32, 32 + 9)
+    lgm = LatentGeometryModel.from_geomodel(phi, 2)
+    lgm.connector.load_least_squares(fit[2])
+    with torch.no_grad():
+        tokens, _ = phi_tokens_at(phi, video, [2])
+        err = (lgm.stitch_tokens(lat[:2])[:, :, 5:] - tokens[2][:, :, 5:]).pow(2).sum()
+        total = (tokens[2][:, :, 5:] - tokens[2][:, :, 5:].flatten(0, 2).mean(0)).pow(2).sum()
+    assert abs(float(err / total) - fit[2]["fit_error"]) < 1e-3  # the connector realises exactly the fitted map
+
+
+# ------------------------------------------------------------------ stitching
+@pytest.mark.parametrize("k", [0, 1, 3, 4])
+def test_split_is_exact(phi, video, k):
+    tokens, reference = phi_tokens_at(phi, video, [k])
+    with torch.no_grad():
+        out = LatentGeometryModel.from_geomodel(phi, k).forward_from_tokens(tokens[k])
+    for field in ("pose_enc", "depth", "depth_conf", "points", "scene_flow", "c2w"):
+        torch.testing.assert_close(getattr(out, field), getattr(reference, field), atol=1e-5, rtol=1e-4)
+
+
+def test_lgm_drops_what_the_connector_replaces(phi):
+    lgm = LatentGeometryModel.from_geomodel(phi, 2)
+    names = dict(lgm.geomodel.named_parameters())
+    assert not any(n.startswith(("patch_embed", "pos_embed", "frame_embed", "blocks.0.", "blocks.1.")) for n in names)
+    assert any(n.startswith("blocks.2.") for n in names)
+    assert all(t.startswith(("blocks.2.", "blocks.3.", "camera_head.")) for t in lora_target_modules(lgm))
+
+
+def test_save_and_load_round_trip(phi, tmp_path):
+    lgm = LatentGeometryModel.from_geomodel(phi, 2).eval()
+    z = torch.randn(1, 16, 9, 8, 8)
+    lgm.save_pretrained(tmp_path)
+    again = LatentGeometryModel.from_pretrained(tmp_path).eval()
+    assert again.stitch_layer == 2 and again.dtype == torch.float32
+    with torch.no_grad():
+        torch.testing.assert_close(again(z).depth, lgm(z).depth)
+
+
+def test_missing_weights_folder_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        LatentGeometryModel.from_pretrained(tmp_path)
+
+
+def _data(video):
+    return dict(latents=torch.randn(2, 16, 9, 8, 8, generator=torch.Generator().manual_seed(3)), video=video,
+                has_gt=torch.zeros(2, dtype=torch.bool))
+
+
+def test_frozen_training_moves_only_the_connector(phi, video):
+    lgm = LatentGeometryModel.from_geomodel(phi, 2)
+    before = {n: p.clone() for n, p in lgm.named_parameters()}
+    with torch.no_grad(): start = float(teacher_loss(output_agreement(lgm(_data(video)["latents"]), phi(video))))
+    train_stitching(lgm, phi, _data(video), steps=6, batch_size=2, lr=3e-3, log_every=3)
+    with torch.no_grad(): end = float(teacher_loss(output_agreement(lgm(_data(video)["latents"]), phi(video))))
+    assert end < start
+    for n, p in lgm.named_parameters():
+        assert torch.equal(p, before[n]) == n.startswith("geomodel."), n
+
+
+def test_lora_training_is_merged(phi, video):
+    lgm = LatentGeometryModel.from_geomodel(phi, 2)
+    w = lgm.geomodel.blocks[3].attn.qkv.weight.clone()
+    train_stitching(lgm, phi, _data(video), steps=4, batch_size=2, lr=3e-3, tune="lora", log_every=2)
+    assert not any("lora_" in n for n, _ in lgm.named_parameters())
+    assert isinstance(lgm.geomodel.blocks[3].attn.qkv, nn.Linear)
+    assert not torch.equal(lgm.geomodel.blocks[3].attn.qkv.weight, w)
+    with pytest.raises(ValueError, match="tune"):
+        train_stitching(lgm, phi, _data(video), steps=1, tune="everything")
+
+
+def test_connector_starts_as_its_linear_map():
+    c = LatentConnector(embed_dim=16, num_special_tokens=2)
+    z = torch.randn(1, 16, 9, 8, 8)
+    torch.testing.assert_close(c.features(z), c.stem(z) + c.frame_embed.T[None, :, :, None, None])
+
+
+def test_cli_help():
+    with pytest.raises(SystemExit) as e: train_lgm_cli(["--help"])
+    assert e.value.code == 0
+
+
+# ------------------------------------------------------------------ shipped weights
+def test_shipped_lgm_loads_offline_and_feeds_the_rewards():
+    from vggrpo.rewards import rewards_from_geometry
+    lgm = LatentGeometryModel.from_pretrained().eval()
+    with torch.no_grad():
+        out = lgm(torch.randn(2, 16, 9, 8, 8, generator=torch.Generator().manual_seed(0)))
+    assert out.depth.shape == (2, 9, 64, 64) and out.c2w.shape == (2, 9, 4, 4) and out.scene_flow.shape == (2, 9, 64, 64, 3)
+    assert torch.isfinite(out.depth).all() and (out.depth > 0).all()
+    total, terms = rewards_from_geometry(dict(out))
+    assert total.shape == (2,) and torch.isfinite(total).all()
