@@ -277,6 +277,8 @@ def test_rewards_from_geometry_terms_weights_and_pose_encoding():
     rel_close(only, terms["camera_smoothness"], 1e-6)
     without, _ = rewards_from_geometry(g, use_scene_flow=False)
     assert (without < total).all()
+    with pytest.raises(ValueError, match="non-zero weight"):
+        rewards_from_geometry(g, weights={"camera_smoothness": 0.0})
     with pytest.raises(ValueError, match="unknown terms"):
         rewards_from_geometry(g, weights={"smoothness": 1.0})
     with pytest.raises(ValueError, match="cameras"):
