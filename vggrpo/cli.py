@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-base": ("vggrpo.video", "train_base_cli", "train the tiny Wan base model (VAE, then transformer) on the worlds"),
     "train-geomodel": ("vggrpo.geomodel", "train_geomodel_cli", "train the RGB 4D geometry model on the worlds"),
     "train-lgm": ("vggrpo.lgm", "train_lgm_cli", "stitch the latent geometry model to the geometry model"),
+    "train": ("vggrpo.grpo", "train_cli", "GRPO post-training from a JSON config (works under `accelerate launch`)"),
 }
 
 # %% ../nbs/12_cli.ipynb #83d13167
@@ -137,6 +138,7 @@ def run_demo(
     group_size: int = 4,  # videos per prompt
     grpo_steps: int = 6,  # GRPO steps
     sampling_steps: int = 10,  # sampling steps (rollouts and evaluation)
+    sde_window: int | None = 3,  # Flow-GRPO-Fast: train on this many consecutive SDE steps (None: all steps)
     learning_rate: float = 3e-4,  # LoRA learning rate
     device: str = "cpu",  # "cpu" or "cuda"
     seed: int = 0,  # seeds everything
@@ -172,7 +174,7 @@ def run_demo(
     times["score_before"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    config = GRPOConfig(group_size=group_size, prompts_per_step=len(prompts), num_inference_steps=sampling_steps,
+    config = GRPOConfig(group_size=group_size, prompts_per_step=len(prompts), num_inference_steps=sampling_steps, sde_window=sde_window,
                         learning_rate=learning_rate, num_steps=grpo_steps, checkpoint_every=max(1, grpo_steps // 2),
                         seed=seed, max_sequence_length=max_len, mixed_precision="no")
     trainer = GRPOTrainer(pipeline, reward, prompts, config, output_dir / "grpo")
@@ -249,6 +251,7 @@ def demo_cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--group-size", type=int, default=4, help="videos per prompt (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=6, help="GRPO steps (default: %(default)s)")
     parser.add_argument("--sampling-steps", type=int, default=10, help="denoising steps (default: %(default)s)")
+    parser.add_argument("--sde-window", type=int, default=3, help="SDE steps trained per rollout, Flow-GRPO-Fast; 0 = all (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=3e-4, help="LoRA learning rate (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
@@ -259,7 +262,7 @@ def demo_cli(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             parser.error("--device cuda was asked for but torch sees no CUDA device")
     report = run_demo(args.output_dir, args.prompts, args.num_prompts, args.group_size, args.steps, args.sampling_steps,
-                      args.lr, args.device, args.seed, args.resume)
+                      args.sde_window or None, args.lr, args.device, args.seed, args.resume)
     print(json.dumps({"before": report["before"], "after": report["after"], "seconds": report["seconds"]}, indent=2))
     print(f"report: {Path(args.output_dir) / 'report.html'}")
     return 0

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DEFAULT_LORA_TARGETS', 'group_advantages', 'combined_advantages', 'clipped_policy_loss', 'gaussian_mean_kl',
-           'config_fingerprint', 'rng_state', 'set_rng_state', 'save_checkpoint', 'CheckpointError', 'load_checkpoint',
-           'add_lora', 'adapter_disabled', 'lora_state_dict', 'load_lora_state_dict', 'GRPOConfig', 'GRPOTrainer',
-           'plot_history']
+__all__ = ['DEFAULT_LORA_TARGETS', 'RUN_KEYS', 'group_advantages', 'combined_advantages', 'clipped_policy_loss',
+           'gaussian_mean_kl', 'config_fingerprint', 'rng_state', 'set_rng_state', 'save_checkpoint', 'CheckpointError',
+           'load_checkpoint', 'add_lora', 'adapter_disabled', 'lora_state_dict', 'load_lora_state_dict', 'GRPOConfig',
+           'GRPOTrainer', 'plot_history', 'training_prompts', 'build_reward', 'train_cli']
 
 # %% ../nbs/09_grpo.ipynb #89be1552
 def group_advantages(
@@ -453,3 +453,79 @@ def plot_history(
         ax.set_title(key); ax.set_xlabel("step"); ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/09_grpo.ipynb #f2ad8180
+def training_prompts(count: int) -> list[str]:
+    "Prompts of the first training-split worlds (distinct)."
+    from vggrpo.worlds import render_clip, split_seeds
+
+    prompts = []
+    for seed in split_seeds("train"):
+        prompt = render_clip(seed, num_frames=5, height=8, width=8).prompt
+        if prompt not in prompts:
+            prompts.append(prompt)
+        if len(prompts) == count:
+            return prompts
+    raise ValueError(f"not enough training prompts for {count}")
+
+# %% ../nbs/09_grpo.ipynb #e69ea6f5
+def build_reward(
+    kind: str,  # "latent" (LGM, no decode) or "rgb" (VAE decode + Φ)
+    pipeline,  # WanPipeline (for the rgb reward's decoder)
+    lgm_path: str | None = None,  # LGM folder (default: shipped)
+    geomodel_path: str | None = None,  # Φ folder (default: shipped)
+    device="cpu",
+    weights: dict[str, float] | None = None,  # reward term weights
+):
+    "The latent reward (default) or the RGB-space baseline, on `device`, frozen."
+    from vggrpo.rewards import LatentGeometryReward, RGBGeometryReward
+
+    if kind == "latent":
+        from vggrpo.lgm import LatentGeometryModel
+        return LatentGeometryReward(LatentGeometryModel.from_pretrained(lgm_path).to(device).eval().requires_grad_(False), weights)
+    if kind == "rgb":
+        from vggrpo.geomodel import GeometryModel
+        return RGBGeometryReward(pipeline, GeometryModel.from_pretrained(geomodel_path).to(device).eval().requires_grad_(False),
+                                 weights=weights)
+    raise ValueError(f"reward must be 'latent' or 'rgb', got {kind!r}")
+
+# %% ../nbs/09_grpo.ipynb #aeedb076
+RUN_KEYS = ("prompts", "num_prompts", "pipeline", "lgm", "geomodel", "reward", "output_dir")
+
+def train_cli(argv: list[str] | None = None) -> int:
+    "`vggrpo train --config run.json [--resume]`: GRPO with a config file (works under `accelerate launch`)."
+    import argparse
+
+    from accelerate import Accelerator
+
+    parser = argparse.ArgumentParser(prog="vggrpo train", description=train_cli.__doc__)
+    parser.add_argument("--config", required=True, help=f"JSON: GRPOConfig fields and {', '.join(RUN_KEYS)}")
+    parser.add_argument("--resume", action="store_true", help="continue the run in output_dir")
+    parser.add_argument("--steps", type=int, default=None, help="override num_steps")
+    args = parser.parse_args(argv)
+    path = Path(args.config)
+    if not path.is_file():
+        parser.error(f"--config {path}: no such file")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        parser.error(f"--config {path} is not valid JSON: {error}")
+    known = {f for f in GRPOConfig.__dataclass_fields__}
+    unknown = set(raw) - known - set(RUN_KEYS)
+    if unknown:
+        parser.error(f"--config has unknown keys {sorted(unknown)}; GRPOConfig fields are {sorted(known)}, run keys {list(RUN_KEYS)}")
+    config = GRPOConfig(**{k: v for k, v in raw.items() if k in known})
+    if isinstance(config.lora_targets, list):
+        config.lora_targets = tuple(config.lora_targets)
+    from vggrpo.video import load_pipeline
+
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=not torch.cuda.is_available())
+    pipeline = load_pipeline(raw.get("pipeline", "tiny"), device=accelerator.device)
+    prompts = raw.get("prompts") or training_prompts(raw.get("num_prompts", 16))
+    reward = build_reward(raw.get("reward", "latent"), pipeline, raw.get("lgm"), raw.get("geomodel"), accelerator.device,
+                          config.reward_weights)
+    trainer = GRPOTrainer(pipeline, reward, prompts, config, raw.get("output_dir", "vggrpo-run"), accelerator)
+    history = trainer.train(args.steps, resume=args.resume)
+    if accelerator.is_main_process and history:
+        print(json.dumps(history[-1]))
+    return 0

@@ -1,0 +1,105 @@
+"""GRPO training as a user runs it: `vggrpo train` with a config file, one process and two (DDP over gloo)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vggrpo.geomodel import GeometryModel
+from vggrpo.grpo import CheckpointError, GRPOConfig, group_advantages, load_checkpoint
+from vggrpo.lgm import LatentGeometryModel
+from vggrpo.video import build_tiny_pipeline
+
+SMALL = {"vae": {"base_dim": 8, "dim_mult": [1, 1, 1, 1]},
+         "transformer": {"num_attention_heads": 2, "attention_head_dim": 12, "ffn_dim": 32, "num_layers": 2, "text_dim": 32},
+         "text_encoder": {"d_model": 32, "d_kv": 8, "d_ff": 37, "num_layers": 2}}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    "A small random pipeline and LGM saved as folders (32x32 clips: 4x4 latent grid)."
+    root = tmp_path_factory.mktemp("models")
+    build_tiny_pipeline(0, SMALL).save_pretrained(root / "pipeline")
+    torch.manual_seed(0)
+    phi = GeometryModel(sample_size=32, hidden_size=32, num_layers=2, num_heads=2, head_channels=16, camera_depth=1)
+    LatentGeometryModel.from_geomodel(phi, 1).save_pretrained(root / "lgm")
+    return root
+
+
+def write_config(folder, models, **overrides):
+    config = {"pipeline": str(models / "pipeline"), "lgm": str(models / "lgm"), "output_dir": str(folder / "run"),
+              "prompts": ["a red box on a checker floor, handheld", "a blue ball rolls, the camera orbits left"],
+              "group_size": 2, "prompts_per_step": 1, "num_inference_steps": 3, "num_frames": 9, "height": 32, "width": 32,
+              "lora_rank": 2, "lora_alpha": 4, "max_sequence_length": 32, "num_steps": 2, "checkpoint_every": 1, **overrides}
+    path = folder / "run.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def run(*args, env_extra=None):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_train_cli_writes_checkpoint_metrics_and_lora(tmp_path, models):
+    result = run(sys.executable, "-m", "vggrpo.cli", "train", "--config", str(write_config(tmp_path, models)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2]
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 2
+    lora = load_file(tmp_path / "run" / "lora" / "pytorch_lora_weights.safetensors")
+    assert lora and all(torch.isfinite(v).all() for v in lora.values())
+    # running again without --resume refuses to touch the run
+    again = run(sys.executable, "-m", "vggrpo.cli", "train", "--config", str(tmp_path / "run.json"))
+    assert again.returncode != 0 and "already holds a checkpoint" in again.stderr
+    resumed = run(sys.executable, "-m", "vggrpo.cli", "train", "--config", str(tmp_path / "run.json"), "--resume", "--steps", "3")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_train_cli_bad_config_is_a_clear_error(tmp_path, models):
+    path = write_config(tmp_path, models, learning_rat=1e-3)
+    result = run(sys.executable, "-m", "vggrpo.cli", "train", "--config", str(path))
+    assert result.returncode == 2 and "unknown keys ['learning_rat']" in result.stderr
+    result = run(sys.executable, "-m", "vggrpo.cli", "train", "--config", str(tmp_path / "missing.json"))
+    assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_corrupt_checkpoint_is_reported_not_overwritten(tmp_path, models):
+    path = write_config(tmp_path, models)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    result = run(sys.executable, "-m", "vggrpo.cli", "train", "--config", str(path), "--resume")
+    assert result.returncode != 0 and "unreadable" in result.stderr
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == b"not a checkpoint"
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+
+
+@pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate CLI not installed")
+def test_two_process_ddp_on_cpu(tmp_path, models):
+    "`accelerate launch --num_processes 2 --cpu`: both ranks train, gradients are all-reduced, one checkpoint."
+    path = write_config(tmp_path, models)
+    result = run("accelerate", "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
+                 "--dynamo_backend", "no", "-m", "vggrpo.cli", "train", "--config", str(path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
+    assert all(abs(r["ratio_mean"] - 1) < 1e-3 for r in records)  # one inner epoch: ratios stay at 1 up to clipping
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 2
+
+
+def test_group_advantages_do_not_mix_groups():
+    rewards = torch.tensor([0.0, 1.0, 100.0, 101.0])
+    advantages = group_advantages(rewards, torch.tensor([0, 0, 1, 1]))
+    assert torch.allclose(advantages, torch.tensor([-1.0, 1.0, -1.0, 1.0]))
+
+
+def test_config_fingerprint_ignores_run_length():
+    a, b = GRPOConfig(num_steps=10), GRPOConfig(num_steps=99, checkpoint_every=3)
+    assert a.fingerprint_fields() == b.fingerprint_fields()
+    assert GRPOConfig(lora_rank=8).fingerprint_fields() != a.fingerprint_fields()
