@@ -1,0 +1,184 @@
+"Tests of vggrpo.geomodel as a user imports it: shapes, the stitching interface, bad input, targets, losses, save/load, shipped weights."
+import json
+import math
+
+import pytest
+import torch
+
+from vggrpo.geometry import make_pose, axis_angle_to_matrix
+from vggrpo.geomodel import (DEFAULT_WEIGHTS, GeometryModel, GeometryModelOutput, clip_batch, clip_metrics, flow_loss, geometry_loss,
+                             normalize_targets, save_geomodel, train_geomodel_cli)
+from vggrpo.worlds import render_clip, split_seeds
+
+TINY = dict(hidden_size=32, num_layers=4, num_heads=2, head_channels=16, camera_depth=1)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return GeometryModel(**TINY).eval()
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return clip_batch([render_clip(s, 33, 64, 64, flow_stride=4) for s in (3, 8)])
+
+
+def test_output_shapes(tiny):
+    video = torch.rand(2, 3, 5, 64, 64) * 2 - 1
+    with torch.no_grad(): out = tiny(video)
+    assert out.pose_enc.shape == (2, 5, 9) and len(out.pose_enc_list) == tiny.config.camera_iterations
+    assert out.c2w.shape == (2, 5, 4, 4) and out.K.shape == (2, 5, 3, 3)
+    assert out.depth.shape == out.depth_conf.shape == out.points_conf.shape == (2, 5, 64, 64)
+    assert out.points.shape == out.scene_flow.shape == (2, 5, 64, 64, 3)
+    assert (out.depth > 0).all() and (out.depth_conf >= 1).all() and (out.points_conf >= 1).all()
+
+
+def test_other_image_size(tiny):
+    with torch.no_grad(): out = tiny(torch.zeros(1, 3, 3, 48, 80))
+    assert out.depth.shape == (1, 3, 48, 80)
+    assert out.K[0, 0, 0, 2].item() == pytest.approx(40.0)  # principal point at W / 2
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 4])
+def test_stitching_identity(tiny, k):
+    video = torch.rand(1, 3, 4, 64, 64) * 2 - 1
+    with torch.no_grad():
+        full = tiny(video)
+        tokens = tiny.tokens_at(video, k)
+        assert tokens.shape == (1, 4, tiny.num_special_tokens + 64, TINY["hidden_size"])
+        stitched = tiny.heads(tiny.run_blocks(tokens, k))
+    for name in ("pose_enc", "depth", "points", "scene_flow"):
+        torch.testing.assert_close(getattr(stitched, name), getattr(full, name), atol=1e-5, rtol=1e-5)
+
+
+def test_special_tokens(tiny):
+    special = tiny.special_tokens(2, 3)
+    assert special.shape == (2, 3, 1 + tiny.config.num_register_tokens, TINY["hidden_size"])
+    assert not torch.allclose(special[:, 0], special[:, 1])  # the reference frame has its own tokens
+    torch.testing.assert_close(special[:, 1], special[:, 2])
+    s, p = tiny.split_tokens(tiny.embed(torch.zeros(1, 3, 2, 64, 64)))
+    assert s.shape[2] == tiny.num_special_tokens and p.shape[2] == 64
+
+
+def test_frames_are_ordered(tiny):
+    "The frame-index embedding makes the model see frame order (needed for flow to the next frame)."
+    video = torch.rand(1, 3, 4, 64, 64) * 2 - 1
+    with torch.no_grad():
+        a = tiny.tokens_at(video, 2)
+        b = tiny.tokens_at(video[:, :, [0, 2, 1, 3]], 2)
+    assert not torch.allclose(a[:, 1], b[:, 2], atol=1e-4)
+
+
+def test_bad_input(tiny):
+    with pytest.raises(TypeError, match="torch.Tensor"): tiny(torch.zeros(1, 3, 2, 64, 64).numpy())
+    with pytest.raises(TypeError, match="floating"): tiny(torch.zeros(1, 3, 2, 64, 64, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"\[B, 3, T, H, W\]"): tiny(torch.zeros(1, 16, 2, 8, 8))
+    with pytest.raises(ValueError, match=r"\[B, 3, T, H, W\]"): tiny(torch.zeros(3, 2, 64, 64))
+    with pytest.raises(ValueError, match="multiples of patch_size"): tiny(torch.zeros(1, 3, 2, 63, 64))
+    with pytest.raises(ValueError, match="frames"): tiny(torch.zeros(1, 3, 17, 64, 64))
+    tokens = tiny.embed(torch.zeros(1, 3, 2, 64, 64))
+    with pytest.raises(ValueError, match="start"): tiny.run_blocks(tokens, 3, 2)
+    with pytest.raises(ValueError, match="start"): tiny.run_blocks(tokens, 0, 9)
+    with pytest.raises(ValueError, match="tokens must have shape"): tiny.run_blocks(tokens[..., :8])
+    with pytest.raises(ValueError, match="tokens per frame"): tiny.heads(tokens[:, :, :-1])
+    with pytest.raises(ValueError, match="flow_stride"): clip_batch([render_clip(1, 9, 16, 16)])
+
+
+def test_targets_first_camera_and_scale(batch):
+    gt = normalize_targets(batch)
+    identity = torch.tensor([0.0, 0, 0, 0, 0, 0, 1])
+    torch.testing.assert_close(gt["pose_enc"][:, 0, :7], identity.expand(2, 7), atol=1e-5, rtol=0)
+    v = gt["valid"]
+    mean_dist = (gt["points"].norm(dim=-1) * v).flatten(1).sum(1) / v.flatten(1).sum(1)
+    torch.testing.assert_close(mean_dist, torch.ones(2), atol=1e-4, rtol=0)
+
+
+def test_targets_invariant_to_world_frame_and_scale(batch):
+    "A similarity transform of the world (metres -> other units, any origin) leaves the normalised targets unchanged."
+    R = axis_angle_to_matrix(torch.tensor([0.3, -1.1, 0.5]))
+    G = make_pose(R, torch.tensor([4.0, -2.0, 7.0]))
+    lam = 3.5
+    moved = dict(batch)
+    c2w = G @ batch["c2w"]
+    c2w[..., :3, 3] *= lam
+    moved["c2w"], moved["depth"] = c2w, batch["depth"] * lam
+    moved["scene_flow"] = torch.einsum("ij,bthwj->bthwi", R, batch["scene_flow"]) * lam
+    a, b = normalize_targets(batch), normalize_targets(moved)
+    for k in ("pose_enc", "depth", "points", "scene_flow"):
+        torch.testing.assert_close(a[k], b[k], atol=2e-4, rtol=1e-3)
+
+
+def _perfect(batch):
+    gt = normalize_targets(batch)
+    T = gt["depth"].shape[1]
+    ones = torch.ones_like(gt["depth"])
+    return gt, GeometryModelOutput(pose_enc=gt["pose_enc"], pose_enc_list=[gt["pose_enc"]], c2w=gt["c2w"],
+                                   K=batch["K"][:, None].expand(-1, T, -1, -1), depth=gt["depth"], depth_conf=ones,
+                                   points=gt["points"], points_conf=ones, scene_flow=gt["scene_flow"])
+
+
+def test_loss_zero_for_perfect_prediction(batch):
+    gt, out = _perfect(batch)
+    out.depth_conf = out.depth_conf.masked_fill(~gt["valid"], 1.0)
+    terms = geometry_loss(out, gt)
+    for k in ("camera", "depth", "points", "flow", "sky"): assert terms[k].item() == pytest.approx(0.0, abs=1e-5), k
+    worse = geometry_loss(GeometryModelOutput(**{**out, "depth": out.depth * 1.2}), gt)
+    assert worse["depth"] > 0.01
+
+
+def test_flow_loss_has_no_kink_at_zero():
+    "A zero prediction must still get a gradient from moving pixels (a plain EPE traps a zero-initialised head)."
+    target = torch.zeros(1, 1, 4, 4, 3); target[0, 0, :2, :2] = torch.tensor([0.05, 0.0, 0.0])
+    dyn = target.norm(dim=-1) > 0
+    pred = torch.zeros_like(target, requires_grad=True)
+    flow_loss(pred, target, torch.ones_like(dyn), dyn).backward()
+    assert (pred.grad[0, 0, :2, :2, 0] < 0).all() and pred.grad[0, 0, 2:].abs().max() == 0
+
+
+def test_all_heads_get_gradients(tiny, batch):
+    model = GeometryModel(**TINY)
+    terms = geometry_loss(model(batch["video"]), normalize_targets(batch))
+    terms["loss"].backward()
+    for name in ("patch_embed.weight", "blocks.0.attn.qkv.weight", "camera_head.out.2.weight", "depth_head.out.weight",
+                 "point_head.out.weight", "flow_head.out.weight", "flow_head.out.bias"):
+        g = dict(model.named_parameters())[name].grad
+        assert g is not None and g.abs().sum() > 0, name
+
+
+def test_metrics_zero_for_perfect_prediction(batch):
+    _, out = _perfect(batch)
+    for row in clip_metrics(out, batch):
+        for k in ("depth_absrel", "rotation_error_deg", "ate_m", "fov_error_deg", "flow_epe_static_m"):
+            assert row[k] == pytest.approx(0.0, abs=1e-3), k
+        if row["dynamic_pixels"]: assert row["flow_epe_m"] == pytest.approx(0.0, abs=1e-4) and row["flow_epe_zero_m"] > 0
+
+
+def test_save_load_roundtrip(tiny, tmp_path):
+    save_geomodel(tiny, tmp_path / "m")
+    assert (tmp_path / "m" / "config.json").exists()
+    loaded = GeometryModel.from_pretrained(tmp_path / "m")
+    assert loaded.dtype == torch.float32 and loaded.config.hidden_size == TINY["hidden_size"]
+    video = torch.rand(1, 3, 3, 64, 64) * 2 - 1
+    with torch.no_grad(): torch.testing.assert_close(loaded(video).depth, tiny(video).depth, atol=0.05, rtol=0.05)
+    assert tiny.dtype == torch.float32  # saving in float16 leaves the model as it was
+    with pytest.raises(FileNotFoundError, match="config.json"): GeometryModel.from_pretrained(tmp_path / "nothing")
+
+
+def test_shipped_weights_offline():
+    assert (DEFAULT_WEIGHTS / "config.json").exists()
+    size = sum(p.stat().st_size for p in DEFAULT_WEIGHTS.iterdir())
+    assert size < 20e6, size
+    phi = GeometryModel.from_pretrained()
+    clips = [render_clip(s, 33, 64, 64, flow_stride=4) for s in split_seeds("test", 3)]
+    b = clip_batch(clips)
+    with torch.no_grad(): rows = clip_metrics(phi(b["video"]), b)
+    assert max(r["depth_absrel"] for r in rows) < 0.2, rows
+    assert all(r["fov_error_deg"] < 10 for r in rows), rows
+
+
+def test_cli_tiny_run(tmp_path):
+    m = train_geomodel_cli(["--output-dir", str(tmp_path), "--steps", "2", "--batch-size", "2", "--pool-size", "2", "--refresh", "0",
+                            "--eval-clips", "2", "--device", "cpu", "--config", json.dumps(TINY)])
+    assert {p.name for p in tmp_path.iterdir()} >= {"config.json", "diffusion_pytorch_model.safetensors", "metrics.json", "train_log.json"}
+    assert m["summary"]["all"]["clips"] == 2 and math.isfinite(m["summary"]["all"]["depth_absrel"])
