@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-geomodel": ("vggrpo.geomodel", "train_geomodel_cli", "train the RGB 4D geometry model on the worlds"),
     "train-lgm": ("vggrpo.lgm", "train_lgm_cli", "stitch the latent geometry model to the geometry model"),
     "train": ("vggrpo.grpo", "train_cli", "GRPO post-training from a JSON config (works under `accelerate launch`)"),
+    "bench": ("vggrpo.bench", "bench_cli", "cost of latent vs RGB rewards and of a transformer step (tiny or Wan2.1 size)"),
 }
 
 # %% ../nbs/12_cli.ipynb #83d13167
