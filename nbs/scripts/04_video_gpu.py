@@ -1,0 +1,42 @@
+"""GPU training of the tiny Wan (run on the device machine; see nbs/04_video.ipynb).
+
+python nbs/scripts/04_video_gpu.py OUT_DIR STAGE_SPEC
+STAGE_SPEC "vae": render, VAE (+ a short DiT warm start); "cont": both continued from the pipeline in ./tinywan_init;
+"dit": DiT only, from ./tinywan_init.
+Writes OUT_DIR/{history.json, info.json, gpu_log.txt, pipeline.tar.part*}.
+"""
+import json, os, subprocess, sys, time
+from pathlib import Path
+
+import torch
+
+from vggrpo.video import TrainConfig, train_base
+
+out, spec = Path(sys.argv[1]), sys.argv[2]
+run = Path("/tmp/tinywan_run")
+t0 = time.time()
+print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu", torch.__version__, flush=True)
+torch.backends.cuda.matmul.allow_tf32 = True
+torch.backends.cudnn.allow_tf32 = True
+common = dict(output_dir=str(run), num_train_clips=2560, num_val_clips=64, render_time_budget_s=75, mixed_precision="bf16",
+              checkpoint_every=0, log_every=20, resume=False)
+if os.environ.get("MICRO"):  # a CPU smoke test of this script
+    common.update(num_train_clips=4, num_val_clips=2, vae_batch_size=2, dit_batch_size=2, vae_frames=5,
+                  model_config='{"vae": {"base_dim": 8, "dim_mult": [1, 1, 1, 1]}, "transformer": {"num_layers": 1}}')
+if spec == "vae":
+    cfg = TrainConfig(**common, vae_time_budget_s=float(os.environ.get("VAE_S", 330)), vae_steps=100000,
+                      dit_time_budget_s=float(os.environ.get("DIT_S", 90)), dit_steps=100000)
+elif spec == "cont":  # second call: continue the VAE (short crops, big batch), then the DiT, from ./tinywan_init
+    cont = dict(stages="vae,dit", init_from=str(Path("tinywan_init").resolve()), warmup_steps=20,
+                vae_frames=17, vae_batch_size=int(os.environ.get("VAE_B", 32)), vae_lr=3e-4,
+                vae_time_budget_s=float(os.environ.get("VAE_S", 170)), vae_steps=100000,
+                dit_time_budget_s=float(os.environ.get("DIT_S", 220)), dit_steps=100000)
+    cfg = TrainConfig(**{**cont, **common})
+else:
+    cfg = TrainConfig(**common, stages="dit", init_from=str(Path("tinywan_init").resolve()), warmup_steps=50,
+                      dit_time_budget_s=float(os.environ.get("DIT_S", 420)), dit_steps=100000)
+pipe = train_base(cfg)
+print(f"total {time.time() - t0:.0f} s", flush=True)
+for name in ("history.json", "info.json"):
+    (out / f"{spec}_{name}").write_text((run / name).read_text())
+subprocess.run(f"cd {run} && tar cf - pipeline | split -b 15m - {out}/{spec}_pipeline.tar.part", shell=True, check=True)

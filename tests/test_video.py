@@ -1,0 +1,182 @@
+"Tests of vggrpo.video as a user imports it: tiny pipeline, latent round trip, loading, training resume."
+import json
+import time
+
+import pytest
+import torch
+from diffusers import WanPipeline
+
+from vggrpo.video import (
+    NUM_FRAMES,
+    TINY_WEIGHTS,
+    TrainConfig,
+    build_tiny_pipeline,
+    check_pipeline_folder,
+    decode_latents,
+    encode_video,
+    latent_shape,
+    load_pipeline,
+    psnr,
+    sample_videos,
+    ssim,
+    train_base,
+    train_base_cli,
+)
+from vggrpo.worlds import render_clip
+
+MICRO = {"vae": {"base_dim": 8, "dim_mult": [1, 1, 1, 1]}, "transformer": {"num_layers": 1, "num_attention_heads": 2}}
+
+
+@pytest.fixture(scope="module")
+def micro():
+    return build_tiny_pipeline(0, MICRO)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_pipeline("tiny")
+
+
+def test_latent_shape_and_normalisation_match_wan_pipeline(micro):
+    vae = micro.vae
+    vae.register_to_config(latents_mean=[0.1 * i for i in range(16)], latents_std=[1.0 + 0.05 * i for i in range(16)])
+    x = torch.rand(2, 3, 9, 32, 48) * 2 - 1
+    z = encode_video(micro, x)
+    assert z.shape == (2, 16, 3, 4, 6)
+    raw = vae.encode(x).latent_dist.mode()
+    mean = torch.tensor(vae.config.latents_mean).view(1, 16, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std).view(1, 16, 1, 1, 1)
+    torch.testing.assert_close(z, (raw - mean) / std, rtol=1e-5, atol=1e-5)
+    # what WanPipeline does after its sampling loop, written out
+    out = micro(prompt="x", num_inference_steps=1, num_frames=9, height=32, width=48, output_type="pt",
+                latents=z[:1], guidance_scale=1.0).frames
+    assert out.shape[1] == 9  # [B, T, C, H, W] in [0, 1] from the video processor
+    torch.testing.assert_close(decode_latents(micro, z[:1]).shape, torch.Size([1, 3, 9, 32, 48]))
+
+
+def test_single_clip_keeps_no_batch_axis(micro):
+    x = torch.rand(3, 5, 16, 16) * 2 - 1
+    z = encode_video(micro, x)
+    assert z.shape == (16, 2, 2, 2)
+    assert decode_latents(micro, z).shape == x.shape
+
+
+@pytest.mark.parametrize("bad, match", [
+    (torch.zeros(3, 8, 16, 16), "4k \\+ 1"),
+    (torch.zeros(3, 5, 24, 16), "multiples of 16"),
+    (torch.zeros(2, 5, 16, 16), "shape"),
+    (torch.full((3, 5, 16, 16), 2.0), "\\[-1, 1\\]"),
+])
+def test_encode_rejects_bad_video(micro, bad, match):
+    with pytest.raises(ValueError, match=match):
+        encode_video(micro, bad)
+
+
+def test_encode_rejects_non_float_and_wrong_model(micro):
+    with pytest.raises(TypeError, match="float"):
+        encode_video(micro, torch.zeros(3, 5, 16, 16, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="WanPipeline or AutoencoderKLWan"):
+        encode_video(micro.transformer, torch.zeros(3, 5, 16, 16))
+    with pytest.raises(ValueError, match="latents"):
+        decode_latents(micro, torch.zeros(1, 4, 2, 2, 2))
+
+
+def test_save_pretrained_folder_loads_offline_with_same_weights(micro, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    micro.save_pretrained(tmp_path / "wan")
+    pipe = load_pipeline(tmp_path / "wan")
+    assert isinstance(pipe, WanPipeline)
+    for a, b in zip(pipe.transformer.parameters(), micro.transformer.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert pipe.tokenizer("ab").input_ids == micro.tokenizer("ab").input_ids
+
+
+@pytest.mark.parametrize("remove, message", [
+    ("model_index.json", "model_index.json is missing"),
+    ("vae/diffusion_pytorch_model.safetensors", "vae/ weights"),
+    ("transformer/config.json", "transformer/config.json"),
+    ("scheduler", "folder scheduler/"),
+])
+def test_incomplete_folder_names_what_is_missing(micro, tmp_path, remove, message):
+    import shutil
+    micro.save_pretrained(tmp_path / "wan")
+    target = tmp_path / "wan" / remove
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    with pytest.raises(FileNotFoundError, match=message):
+        load_pipeline(tmp_path / "wan")
+
+
+def test_missing_folder_and_bad_json(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        load_pipeline(tmp_path / "nothing")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "model_index.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        check_pipeline_folder(tmp_path / "bad")
+    with pytest.raises(TypeError, match="name_or_path"):
+        load_pipeline(3)
+
+
+def test_shipped_tiny_weights_small_and_fast_to_load():
+    size = sum(f.stat().st_size for f in TINY_WEIGHTS.rglob("*") if f.is_file())
+    assert size <= 50 * 2**20, f"{size / 2**20:.1f} MB"
+    t = time.perf_counter()
+    pipe = load_pipeline("tiny")
+    assert time.perf_counter() - t < 30  # target 5 s on an idle CPU; generous for shared CI runners
+    assert pipe.transformer.dtype == torch.float32
+    assert len(pipe.vae.config.latents_mean) == 16
+
+
+def test_tiny_vae_reconstructs_held_out_worlds(tiny):
+    clips = torch.stack([render_clip(s).rgb for s in (1_000_000, 1_000_001)])
+    recon = decode_latents(tiny, encode_video(tiny, clips))
+    assert psnr(recon, clips).min() > 19  # measured ~21.5 dB mean on 64 held-out clips; untrained: ~10 dB
+    assert ssim(recon, clips).min() > 0.45
+    # statistics in the config make the latents roughly standardised
+    z = encode_video(tiny, clips)
+    assert 0.3 < float(z.std()) < 3.0 and abs(float(z.mean())) < 1.0
+
+
+def test_tiny_sampling_is_deterministic_and_shaped(tiny):
+    lat1, vid = sample_videos(tiny, ["A red box on a checkered floor, the camera is static, steady"], num_inference_steps=3, seed=5)
+    lat2, _ = sample_videos(tiny, ["A red box on a checkered floor, the camera is static, steady"], num_inference_steps=3, seed=5, decode=False)
+    assert lat1.shape == (1,) + latent_shape()
+    assert vid.shape == (1, 3, NUM_FRAMES, 64, 64) and vid.abs().max() <= 1
+    torch.testing.assert_close(lat1, lat2)
+
+
+def test_sample_videos_bad_arguments(micro):
+    with pytest.raises(TypeError, match="prompts"):
+        sample_videos(micro, [1])
+    with pytest.raises(ValueError, match="4k \\+ 1"):
+        sample_videos(micro, "x", num_frames=8)
+
+
+def test_psnr_ssim_properties():
+    x = torch.rand(2, 3, 5, 16, 16) * 2 - 1
+    assert torch.isclose(ssim(x, x), torch.ones(2)).all()
+    noisy = (x + 0.1 * torch.randn_like(x)).clamp(-1, 1)
+    assert (psnr(noisy, x) > 20).all() and (psnr(noisy, x) < 40).all()
+    assert (ssim(noisy, x) < 1).all()
+
+
+def test_train_base_micro_run_saves_and_resumes(tmp_path):
+    common = dict(output_dir=str(tmp_path / "run"), num_train_clips=3, num_val_clips=1, vae_batch_size=1, vae_frames=5,
+                  dit_batch_size=2, checkpoint_every=2, log_every=1, warmup_steps=1, model_config=json.dumps(MICRO),
+                  render_device="cpu")
+    train_base(TrainConfig(**common, vae_steps=2, dit_steps=2))
+    out = tmp_path / "run"
+    assert (out / "checkpoint-dit-2").is_dir() and (out / "pipeline" / "model_index.json").is_file()
+    history = json.loads((out / "history.json").read_text())
+    assert [h["step"] for h in history if h["stage"] == "dit"] == [1, 2]
+    # resume: more DiT steps continue from step 2; the VAE stage (already at its step count) does nothing
+    assert train_base_cli(["--output-dir", str(out), "--num-train-clips", "3", "--num-val-clips", "1", "--vae-steps", "2",
+                           "--vae-batch-size", "1", "--vae-frames", "5", "--dit-steps", "3", "--dit-batch-size", "2",
+                           "--checkpoint-every", "2", "--log-every", "1", "--warmup-steps", "1",
+                           "--model-config", json.dumps(MICRO), "--render-device", "cpu"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [h["step"] for h in history if h["stage"] == "dit"] == [1, 2, 3]
+    assert [h["step"] for h in history if h["stage"] == "vae"] == [1, 2]
+    assert (out / "checkpoint-dit-3").is_dir()
+    pipe = load_pipeline(out / "pipeline")
+    assert pipe.transformer.config.num_layers == 1
