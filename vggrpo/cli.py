@@ -12,7 +12,7 @@ import sys
 import vggrpo
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'main', 'held_out_prompts', 'score_policy', 'run_demo', 'demo_cli']
+__all__ = ['COMMANDS', 'build_parser', 'main', 'run_demo', 'demo_cli']
 
 # %% ../nbs/12_cli.ipynb #0ebadc24
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-geomodel": ("vggrpo.geomodel", "train_geomodel_cli", "train the RGB 4D geometry model on the worlds"),
     "train-lgm": ("vggrpo.lgm", "train_lgm_cli", "stitch the latent geometry model to the geometry model"),
     "train": ("vggrpo.grpo", "train_cli", "GRPO post-training from a JSON config (works under `accelerate launch`)"),
+    "eval": ("vggrpo.evaluate", "eval_cli", "latent rewards and independent metrics on held-out prompts (base model and a LoRA)"),
     "bench": ("vggrpo.bench", "bench_cli", "cost of latent vs RGB rewards and of a transformer step (tiny or Wan2.1 size)"),
 }
 
@@ -67,45 +68,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-# %% ../nbs/12_cli.ipynb #0463486f
-def held_out_prompts(
-    count: int = 2,  # number of prompts
-    handheld_only: bool = True,  # keep prompts of shaky ("handheld") clips, the fault GRPO should remove
-) -> list[str]:  # prompts of test-split worlds (never seen in training)
-    "Prompts of the first test-split worlds."
-    from vggrpo.worlds import render_clip, split_seeds
-
-    prompts = []
-    for seed in split_seeds("test"):
-        prompt = render_clip(seed, num_frames=5, height=8, width=8).prompt  # a thumbnail: only the prompt is needed
-        if prompt not in prompts and (not handheld_only or "handheld" in prompt):
-            prompts.append(prompt)
-        if len(prompts) == count:
-            return prompts
-    raise ValueError(f"the test split has fewer than {count} suitable prompts")
-
-# %% ../nbs/12_cli.ipynb #64040afa
-def score_policy(
-    pipeline,  # WanPipeline (with or without a LoRA adapter)
-    reward,  # LatentGeometryReward
-    prompts: list[str],  # prompts
-    group_size: int,  # samples per prompt
-    num_inference_steps: int,  # deterministic sampling steps
-    seed: int,  # initial noise
-    max_sequence_length: int,  # text tokens
-) -> dict:  # latents, reward, terms, geometry
-    "Deterministic samples from fixed noise, scored with the latent reward: the same noise before and after training."
-    import torch
-    from vggrpo.sde import rollout
-
-    with torch.no_grad():
-        trajectory = rollout(pipeline, prompts, group_size=group_size, num_inference_steps=num_inference_steps,
-                             noise_level=0.0, seed=seed, max_sequence_length=max_sequence_length)
-        latents = trajectory.final_latents
-        geometry = reward.geometry(latents)
-        total, terms = reward(latents)
-    return {"latents": latents, "reward": total, "terms": terms, "geometry": geometry}
-
 # %% ../nbs/12_cli.ipynb #682a4387
 def _figure_png(fig) -> str:
     "A matplotlib figure as a base64 PNG (closed afterwards)."
@@ -148,6 +110,7 @@ def run_demo(
 ) -> dict:  # the report (also written to report.json)
     "Score → GRPO → score again on the shipped tiny models; writes report.json and report.html."
     import torch
+    from vggrpo.evaluate import held_out_prompts, score_policy
     from vggrpo.grpo import GRPOConfig, GRPOTrainer, plot_history
     from vggrpo.lgm import LatentGeometryModel
     from vggrpo.rewards import LatentGeometryReward

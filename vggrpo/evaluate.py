@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['sampson_distance', 'epipolar_error', 'dynamic_degree', 'video_metrics', 'summarize_metrics']
+__all__ = ['sampson_distance', 'epipolar_error', 'dynamic_degree', 'video_metrics', 'summarize_metrics', 'held_out_prompts',
+           'score_policy', 'evaluate_policy', 'eval_cli']
 
 # %% ../nbs/10_evaluate.ipynb #5dce03f0
 def _to_gray_frames(
@@ -113,3 +114,101 @@ def summarize_metrics(
     summary = {k: float(np.nanmean([m[k] for m in per_video])) if any(np.isfinite(m[k]) for m in per_video) else float("nan")
                for k in keys}
     return {**summary, "videos": len(per_video)}
+
+# %% ../nbs/10_evaluate.ipynb #e34729e7
+def held_out_prompts(
+    count: int = 2,  # number of prompts
+    handheld_only: bool = True,  # keep prompts of shaky ("handheld") clips, the fault GRPO should remove
+) -> list[str]:  # prompts of test-split worlds (never seen in training)
+    "Prompts of the first test-split worlds."
+    from vggrpo.worlds import render_clip, split_seeds
+
+    prompts = []
+    for seed in split_seeds("test"):
+        prompt = render_clip(seed, num_frames=5, height=8, width=8).prompt  # a thumbnail: only the prompt is needed
+        if prompt not in prompts and (not handheld_only or "handheld" in prompt):
+            prompts.append(prompt)
+        if len(prompts) == count:
+            return prompts
+    raise ValueError(f"the test split has fewer than {count} suitable prompts")
+
+# %% ../nbs/10_evaluate.ipynb #136602ae
+def score_policy(
+    pipeline,  # WanPipeline (with or without a LoRA adapter)
+    reward,  # LatentGeometryReward
+    prompts: list[str],  # prompts
+    group_size: int,  # samples per prompt
+    num_inference_steps: int,  # deterministic sampling steps
+    seed: int,  # initial noise
+    max_sequence_length: int,  # text tokens
+) -> dict:  # latents, reward, terms, geometry
+    "Deterministic samples from fixed noise, scored with the latent reward: the same noise before and after training."
+    import torch
+    from vggrpo.sde import rollout
+
+    with torch.no_grad():
+        trajectory = rollout(pipeline, prompts, group_size=group_size, num_inference_steps=num_inference_steps,
+                             noise_level=0.0, seed=seed, max_sequence_length=max_sequence_length)
+        latents = trajectory.final_latents
+        geometry = reward.geometry(latents)
+        total, terms = reward(latents)
+    return {"latents": latents, "reward": total, "terms": terms, "geometry": geometry}
+
+# %% ../nbs/10_evaluate.ipynb #a9b1aa0f
+def evaluate_policy(
+    pipeline,  # WanPipeline (with or without LoRA)
+    reward,  # LatentGeometryReward
+    prompts: list[str],  # held-out prompts
+    group_size: int = 4,  # samples per prompt (rewards use all; RGB metrics use the first of each prompt)
+    num_inference_steps: int = 20,  # deterministic sampling steps
+    seed: int = 1234,  # initial noise
+    max_sequence_length: int = 128,  # text tokens
+) -> tuple[dict, "torch.Tensor"]:  # summary metrics, decoded first videos `[P, 3, T, H, W]`
+    "Latent rewards of every sample and independent RGB metrics of the first sample of each prompt."
+    import torch
+    from vggrpo.video import decode_latents
+
+    scores = score_policy(pipeline, reward, prompts, group_size, num_inference_steps, seed, max_sequence_length)
+    first = torch.arange(len(prompts)) * group_size
+    with torch.no_grad():
+        videos = decode_latents(pipeline, scores["latents"][first]).float().cpu()
+    summary = {"reward": scores["reward"].mean().item(), **{k: v.mean().item() for k, v in scores["terms"].items()},
+               **summarize_metrics([video_metrics(v) for v in videos])}
+    return summary, videos
+
+# %% ../nbs/10_evaluate.ipynb #f62dfd41
+def eval_cli(argv: list[str] | None = None) -> int:
+    "`vggrpo eval`: latent rewards and independent metrics on held-out prompts, for the base model and a LoRA."
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="vggrpo eval", description=eval_cli.__doc__)
+    parser.add_argument("--lora", default=None, help="folder with pytorch_lora_weights.safetensors (e.g. a run's lora/)")
+    parser.add_argument("--pipeline", default="tiny", help="'tiny' or a local diffusers Wan folder (default: %(default)s)")
+    parser.add_argument("--lgm", default=None, help="LGM folder (default: shipped)")
+    parser.add_argument("--num-prompts", type=int, default=4, help="held-out prompts (default: %(default)s)")
+    parser.add_argument("--group-size", type=int, default=4, help="samples per prompt (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=20, help="sampling steps (default: %(default)s)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", default=None, help="JSON file for the results")
+    args = parser.parse_args(argv)
+    if args.lora is not None and not (Path(args.lora) / "pytorch_lora_weights.safetensors").exists():
+        parser.error(f"--lora {args.lora}: no pytorch_lora_weights.safetensors there")
+    if args.num_prompts < 1 or args.group_size < 1 or args.steps < 1:
+        parser.error("--num-prompts, --group-size and --steps must be >= 1")
+    from vggrpo.lgm import LatentGeometryModel
+    from vggrpo.rewards import LatentGeometryReward
+    from vggrpo.video import load_pipeline
+
+    pipeline = load_pipeline(args.pipeline, device=args.device)
+    reward = LatentGeometryReward(LatentGeometryModel.from_pretrained(args.lgm).to(args.device).eval().requires_grad_(False))
+    prompts = held_out_prompts(args.num_prompts)
+    results = {"prompts": prompts, "base": evaluate_policy(pipeline, reward, prompts, args.group_size, args.steps)[0]}
+    if args.lora is not None:
+        pipeline.load_lora_weights(args.lora)
+        results["lora"] = evaluate_policy(pipeline, reward, prompts, args.group_size, args.steps)[0]
+    print(json.dumps(results, indent=2))
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=2))
+    return 0
