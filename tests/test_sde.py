@@ -310,3 +310,15 @@ def test_trajectory_cat(pipe, traj):
     fast = rollout(pipe, PROMPTS[:1], group_size=2, num_inference_steps=6, sde_window=2, max_sequence_length=64)
     with pytest.raises(ValueError, match="share"):
         Trajectory.cat([traj, fast])
+
+
+def test_shipped_tiny_model_rollout_rescores_to_ratio_one():
+    from vggrpo.video import load_pipeline
+
+    tiny = load_pipeline("tiny")
+    traj = rollout(tiny, PROMPTS[:1], group_size=2, num_inference_steps=3, guidance_scale=4.0, seed=0)
+    assert traj.final_latents.shape == (2, 16, 9, 8, 8) and torch.isfinite(traj.latents).all()
+    assert 1 - traj.sigmas[0] < 1e-5  # the shipped schedule starts in the σ ≈ 1 trap
+    with torch.no_grad():
+        ratio = torch.exp(trajectory_log_probs(tiny.transformer, traj) - traj.log_probs)
+    torch.testing.assert_close(ratio, torch.ones_like(ratio), atol=1e-5, rtol=0)
