@@ -85,11 +85,11 @@ def zbuffer_depth(
     dump = height * width  # an extra bin for the points not drawn
     index = torch.where(inside, v * width + u, torch.full_like(u, dump)).long()
     z = torch.where(inside, z, torch.full_like(z, math.inf))
-    zbuffer = torch.full((B, dump + 1), math.inf, dtype=z.dtype).scatter_reduce(1, index, z, "amin")
+    zbuffer = torch.full((B, dump + 1), math.inf, dtype=z.dtype, device=z.device).scatter_reduce(1, index, z, "amin")
     winner = torch.where(inside & (z == zbuffer.gather(1, index)), index, torch.full_like(index, dump))
     point_weight = torch.ones_like(z) if point_weight is None else point_weight.to(z.dtype)
-    weight = torch.zeros(B, dump + 1, dtype=z.dtype).scatter_(1, winner, point_weight)
-    position = torch.zeros(B, dump + 1, 2, dtype=z.dtype).scatter_(1, winner[..., None].expand(-1, -1, 2), uv.to(z.dtype))
+    weight = torch.zeros(B, dump + 1, dtype=z.dtype, device=z.device).scatter_(1, winner, point_weight)
+    position = torch.zeros(B, dump + 1, 2, dtype=z.dtype, device=z.device).scatter_(1, winner[..., None].expand(-1, -1, 2), uv.to(z.dtype))
     return (zbuffer[:, :dump].reshape(B, height, width), weight[:, :dump].reshape(B, height, width),
             position[:, :dump].reshape(B, height, width, 2))
 
@@ -148,13 +148,13 @@ def reprojection_errors(
         median = torch.stack([d[p].median() if p.any() else d.new_tensor(1.0) for d, p in zip(depth, positive)])
         step = scene_flow.norm(dim=-1) / (flow_threshold * median[:, None, None, None]).clamp_min(tiny)
     error, weight = torch.zeros_like(depth), torch.zeros_like(depth)
-    per_view, coverage = torch.ones(B, T, dtype=depth.dtype), torch.zeros(B, T, dtype=depth.dtype)
+    per_view, coverage = torch.ones(B, T, dtype=depth.dtype, device=depth.device), torch.zeros(B, T, dtype=depth.dtype, device=depth.device)
     for j in range(T):
         sources, use = points.clone(), positive & ~moving
         use[:, j] = False  # a view is never compared with itself
         checkable = positive[:, j] & ~moving[:, j]
         if scene_flow is not None:
-            use &= step * (torch.arange(T) - j).abs()[None, :, None, None] <= 1  # would drift too far by time j
+            use &= step * (torch.arange(T, device=depth.device) - j).abs()[None, :, None, None] <= 1  # would drift too far by time j
             checkable &= step[:, j] <= 1
             if j > 0:  # the previous frame's points, carried to time j, check the moving things of view j
                 sources[:, j - 1] = points[:, j - 1] + scene_flow[:, j - 1]
