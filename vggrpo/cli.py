@@ -102,6 +102,7 @@ def run_demo(
     grpo_steps: int = 6,  # GRPO steps
     sampling_steps: int = 10,  # sampling steps (rollouts and evaluation)
     sde_window: int | None = 3,  # Flow-GRPO-Fast: train on this many consecutive SDE steps (None: all steps)
+    guidance_scale: float = 1.0,  # classifier-free guidance (1: none, half the cost; the tiny model barely needs it)
     learning_rate: float = 3e-4,  # LoRA learning rate
     device: str = "cpu",  # "cpu" or "cuda"
     seed: int = 0,  # seeds everything
@@ -134,11 +135,12 @@ def run_demo(
     times["load"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    before = score_policy(pipeline, reward, prompts, group_size, sampling_steps, seed, max_len)
+    before = score_policy(pipeline, reward, prompts, group_size, sampling_steps, seed, max_len, guidance_scale)
     times["score_before"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     config = GRPOConfig(group_size=group_size, prompts_per_step=len(prompts), num_inference_steps=sampling_steps, sde_window=sde_window,
+                        guidance_scale=guidance_scale,
                         learning_rate=learning_rate, num_steps=grpo_steps, checkpoint_every=max(1, grpo_steps // 2),
                         seed=seed, max_sequence_length=max_len, mixed_precision="no")
     trainer = GRPOTrainer(pipeline, reward, prompts, config, output_dir / "grpo")
@@ -147,7 +149,7 @@ def run_demo(
 
     mark = time.perf_counter()
     pipeline.transformer = trainer.model
-    after = score_policy(pipeline, reward, prompts, group_size, sampling_steps, seed, max_len)
+    after = score_policy(pipeline, reward, prompts, group_size, sampling_steps, seed, max_len, guidance_scale)
     times["score_after"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -216,6 +218,7 @@ def demo_cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=6, help="GRPO steps (default: %(default)s)")
     parser.add_argument("--sampling-steps", type=int, default=10, help="denoising steps (default: %(default)s)")
     parser.add_argument("--sde-window", type=int, default=3, help="SDE steps trained per rollout, Flow-GRPO-Fast; 0 = all (default: %(default)s)")
+    parser.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=3e-4, help="LoRA learning rate (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
@@ -226,7 +229,7 @@ def demo_cli(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             parser.error("--device cuda was asked for but torch sees no CUDA device")
     report = run_demo(args.output_dir, args.prompts, args.num_prompts, args.group_size, args.steps, args.sampling_steps,
-                      args.sde_window or None, args.lr, args.device, args.seed, args.resume)
+                      args.sde_window or None, args.guidance, args.lr, args.device, args.seed, args.resume)
     print(json.dumps({"before": report["before"], "after": report["after"], "seconds": report["seconds"]}, indent=2))
     print(f"report: {Path(args.output_dir) / 'report.html'}")
     return 0

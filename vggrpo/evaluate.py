@@ -141,6 +141,7 @@ def score_policy(
     num_inference_steps: int,  # deterministic sampling steps
     seed: int,  # initial noise
     max_sequence_length: int,  # text tokens
+    guidance_scale: float = 5.0,  # classifier-free guidance (WanPipeline's default)
 ) -> dict:  # latents, reward, terms, geometry
     "Deterministic samples from fixed noise, scored with the latent reward: the same noise before and after training."
     import torch
@@ -148,7 +149,8 @@ def score_policy(
 
     with torch.no_grad():
         trajectory = rollout(pipeline, prompts, group_size=group_size, num_inference_steps=num_inference_steps,
-                             noise_level=0.0, seed=seed, max_sequence_length=max_sequence_length)
+                             noise_level=0.0, seed=seed, max_sequence_length=max_sequence_length,
+                             guidance_scale=guidance_scale)
         latents = trajectory.final_latents
         geometry = reward.geometry(latents)
         total, terms = reward(latents)
