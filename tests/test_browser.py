@@ -75,11 +75,12 @@ def test_reward_explorer_in_jupyterlab(jupyterlab):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(jupyterlab)
             page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-            # run the widget cell (it imports the packaged explorer, so it needs no earlier cell)
-            cell = page.locator(".jp-CodeCell", has_text="explorer = reward_explorer()").first
-            cell.scroll_into_view_if_needed()
-            cell.locator(".jp-InputArea-editor").click()
-            page.keyboard.press("Shift+Enter")
+            # run the cell importing the packaged explorer, then the widget cell (they need no other cell)
+            for text in ("from vggrpo.rewards import reward_explorer", "explorer = reward_explorer()"):
+                cell = page.locator(".jp-CodeCell", has_text=text).first
+                cell.scroll_into_view_if_needed()
+                cell.locator(".jp-InputArea-editor").click()
+                page.keyboard.press("Shift+Enter")
             has_rewards = ("(() => { const e = document.querySelector('.vggrpo-reward-text');"
                            " return e !== null && e.innerText.includes('camera smoothness'); })()")
             page.wait_for_function(has_rewards, timeout=180_000)
