@@ -17,14 +17,6 @@ G = make_pose(axis_angle_to_matrix(torch.tensor([0.3, -1.1, 0.7], dtype=torch.fl
               torch.tensor([4.0, -2.0, 9.0], dtype=torch.float64))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    "Small tensors: one torch thread is about as fast, and far faster when other jobs share the cores."
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @lru_cache(maxsize=None)
 def clip(seed, path=None, shake=0.0, dynamic=False, stride=1, size=64, frames=33):

@@ -15,14 +15,6 @@ from vggrpo.worlds import (CAMERA_PATHS, FLOOR, PALETTE, SHAPE_NOUNS, SKY, SPLIT
                            split_seeds, surface_residual)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    "Small tensors: one torch thread is about as fast, and far faster when other jobs share the cores."
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def seed_with(pred, start=0, dynamic=None):
     "First seed whose sampled scene satisfies `pred`."
