@@ -103,3 +103,20 @@ def test_config_fingerprint_ignores_run_length():
     a, b = GRPOConfig(num_steps=10), GRPOConfig(num_steps=99, checkpoint_every=3)
     assert a.fingerprint_fields() == b.fingerprint_fields()
     assert GRPOConfig(lora_rank=8).fingerprint_fields() != a.fingerprint_fields()
+
+
+def test_trainer_logs_the_denoising_guard():
+    "With guard data, every `guard_every` steps the record carries policy/reference flow-matching losses; step 1 starts at ratio 1."
+    from vggrpo.grpo import GRPOTrainer, denoising_guard, guard_data_from_worlds
+
+    pipeline = build_tiny_pipeline(0, SMALL)
+    guard = guard_data_from_worlds(pipeline, num_clips=2, num_frames=9, height=32, width=32, max_sequence_length=32)
+    reward = lambda latents: (latents[:, 0].flatten(1).mean(1), {"channel0": latents[:, 0].flatten(1).mean(1)})
+    config = GRPOConfig(group_size=2, prompts_per_step=1, num_inference_steps=3, num_frames=9, height=32, width=32,
+                        lora_rank=2, lora_alpha=4, max_sequence_length=32, learning_rate=1e-2, guard_every=2)
+    trainer = GRPOTrainer(pipeline, reward, ["a red box"], config, guard_data=guard)
+    assert abs(denoising_guard(trainer.model, *guard)["ratio"] - 1) < 1e-6
+    first, second = trainer.train_step(), trainer.train_step()
+    assert "guard_ratio" not in first
+    assert {"guard_policy", "guard_reference", "guard_ratio"} <= set(second)
+    assert second["guard_policy"] > 0 and second["guard_reference"] > 0

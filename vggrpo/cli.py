@@ -112,7 +112,7 @@ def run_demo(
     "Score → GRPO → score again on the shipped tiny models; writes report.json and report.html."
     import torch
     from vggrpo.evaluate import held_out_prompts, score_policy
-    from vggrpo.grpo import GRPOConfig, GRPOTrainer, plot_history
+    from vggrpo.grpo import GRPOConfig, GRPOTrainer, guard_data_from_worlds, plot_history
     from vggrpo.lgm import LatentGeometryModel
     from vggrpo.rewards import LatentGeometryReward
     from vggrpo.video import decode_latents, load_pipeline
@@ -142,8 +142,9 @@ def run_demo(
     config = GRPOConfig(group_size=group_size, prompts_per_step=len(prompts), num_inference_steps=sampling_steps, sde_window=sde_window,
                         guidance_scale=guidance_scale,
                         learning_rate=learning_rate, num_steps=grpo_steps, checkpoint_every=max(1, grpo_steps // 2),
-                        seed=seed, max_sequence_length=max_len, mixed_precision="no")
-    trainer = GRPOTrainer(pipeline, reward, prompts, config, output_dir / "grpo")
+                        seed=seed, max_sequence_length=max_len, mixed_precision="no", guard_every=1)
+    guard = guard_data_from_worlds(pipeline, num_clips=2, max_sequence_length=max_len)  # held-out real clips
+    trainer = GRPOTrainer(pipeline, reward, prompts, config, output_dir / "grpo", guard_data=guard)
     history = trainer.train(grpo_steps, resume=resume, progress=progress)
     times["grpo"] = time.perf_counter() - mark
 
@@ -157,7 +158,7 @@ def run_demo(
     with torch.no_grad():
         videos = {"before": decode_latents(pipeline, before["latents"][first]),
                   "after": decode_latents(pipeline, after["latents"][first])}
-    figures = {"reward": _figure_png(plot_history(history, ("reward_mean", "kl", "clip_fraction")))}
+    figures = {"reward": _figure_png(plot_history(history, ("reward_mean", "kl", "guard_ratio")))}
     for p, prompt in enumerate(prompts):
         fig = compare_clips({"before": videos["before"][p], "after": videos["after"][p]}, every=4, max_frames=9)
         fig.suptitle(prompt, fontsize=8)
@@ -176,7 +177,8 @@ def run_demo(
                               "before": before["reward"][i * group_size:(i + 1) * group_size].mean().item(),
                               "after": after["reward"][i * group_size:(i + 1) * group_size].mean().item()}
                              for i, prompt in enumerate(prompts)],
-              "history": history, "seconds": times, "config": config.fingerprint_fields()}
+              "guard_ratio": history[-1]["guard_ratio"], "history": history, "seconds": times,
+              "config": config.fingerprint_fields()}
     (output_dir / "report.json").write_text(json.dumps(report, indent=2))
     (output_dir / "report.html").write_text(_report_html(report, figures))
     return report

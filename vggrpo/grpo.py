@@ -20,8 +20,9 @@ import torch
 # %% auto #0
 __all__ = ['DEFAULT_LORA_TARGETS', 'RUN_KEYS', 'group_advantages', 'combined_advantages', 'clipped_policy_loss',
            'gaussian_mean_kl', 'config_fingerprint', 'rng_state', 'set_rng_state', 'save_checkpoint', 'CheckpointError',
-           'load_checkpoint', 'add_lora', 'adapter_disabled', 'lora_state_dict', 'load_lora_state_dict', 'GRPOConfig',
-           'GRPOTrainer', 'plot_history', 'training_prompts', 'build_reward', 'train_cli']
+           'load_checkpoint', 'add_lora', 'adapter_disabled', 'lora_state_dict', 'load_lora_state_dict',
+           'denoising_guard', 'guard_data_from_worlds', 'GRPOConfig', 'GRPOTrainer', 'plot_history', 'training_prompts',
+           'build_reward', 'train_cli']
 
 # %% ../nbs/09_grpo.ipynb #89be1552
 def group_advantages(
@@ -210,6 +211,48 @@ def load_lora_state_dict(transformer: torch.nn.Module, state: dict[str, torch.Te
     if unexpected:
         raise CheckpointError(f"LoRA state has keys this adapter lacks: {unexpected[:3]}...")
 
+# %% ../nbs/09_grpo.ipynb #2046704c
+def denoising_guard(
+    transformer: torch.nn.Module,  # the policy's transformer (with its LoRA adapter)
+    latents: torch.Tensor,  # `[N, 16, T', h, w]` clean normalised latents of held-out real clips
+    prompt_embeds: torch.Tensor,  # `[N, L, D]` their prompt embeddings
+    seed: int = 0,  # the same noise levels and noise for policy and reference
+    repeats: int = 2,  # noise draws averaged
+) -> dict[str, float]:  # policy loss, reference loss, their ratio
+    "Flow-matching loss of the policy vs the adapter-free reference on held-out clips (ratio near 1: still a video model)."
+    from contextlib import nullcontext
+    from vggrpo.video import flow_matching_loss
+
+    losses = {}
+    with torch.no_grad():
+        for name, context in (("policy", nullcontext()), ("reference", adapter_disabled(transformer))):
+            with context:
+                generator = torch.Generator(device=latents.device).manual_seed(seed)
+                losses[name] = sum(flow_matching_loss(transformer, latents, prompt_embeds, generator=generator).item()
+                                   for _ in range(repeats)) / repeats
+    losses["ratio"] = losses["policy"] / max(losses["reference"], 1e-12)
+    return losses
+
+# %% ../nbs/09_grpo.ipynb #cf5df3c7
+def guard_data_from_worlds(
+    pipeline,  # WanPipeline (its VAE encodes, its text encoder embeds)
+    num_clips: int = 4,  # held-out clips
+    split: str = "validation",  # world split (never the training prompts' split)
+    max_sequence_length: int = 128,  # text tokens
+    num_frames: int = 33, height: int = 64, width: int = 64,  # clip size
+) -> tuple[torch.Tensor, torch.Tensor]:  # latents `[N, 16, T', h, w]`, prompt embeds `[N, L, D]`
+    "Encoded held-out world clips and their prompt embeddings, for `denoising_guard`."
+    from vggrpo.video import encode_video
+    from vggrpo.worlds import render_clip, split_seeds
+
+    device = next(pipeline.transformer.parameters()).device
+    clips = [render_clip(seed, num_frames, height, width) for seed in split_seeds(split, num_clips)]
+    with torch.no_grad():
+        latents = encode_video(pipeline, torch.stack([c.rgb for c in clips]).to(device))
+        embeds, _ = pipeline.encode_prompt([c.prompt for c in clips], do_classifier_free_guidance=False,
+                                           max_sequence_length=max_sequence_length, device=device)
+    return latents.float(), embeds
+
 # %% ../nbs/09_grpo.ipynb #b6ce1f27
 @dataclass
 class GRPOConfig:
@@ -243,6 +286,7 @@ class GRPOConfig:
     gradient_checkpointing: bool = False  # trade compute for memory in the transformer
     micro_batch_size: int | None = None  # samples per backward pass (None: all at once)
     max_sequence_length: int = 512  # text tokens (as WanPipeline)
+    guard_every: int = 0  # steps between denoising-guard checks on held-out clips (0: off)
 
     def fingerprint_fields(self) -> dict:
         "Fields a resumed run must share with the run that wrote the checkpoint."
@@ -271,12 +315,14 @@ class GRPOTrainer:
         config: GRPOConfig | None = None,  # settings
         output_dir: str | Path | None = None,  # checkpoints, metrics.jsonl, LoRA weights
         accelerator=None,  # an `accelerate.Accelerator` (default: a new one with config.mixed_precision)
+        guard_data: tuple | None = None,  # (clean latents, prompt embeds) of held-out clips for `denoising_guard`
     ):
         from accelerate import Accelerator
 
         if not prompts or isinstance(prompts, str):
             raise ValueError(f"prompts must be a non-empty list of strings, got {prompts!r}")
         self.pipeline, self.reward_fn, self.prompts = pipeline, reward_fn, list(prompts)
+        self.guard_data = guard_data
         self.config = config or GRPOConfig()
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.accelerator = accelerator or Accelerator(mixed_precision=self.config.mixed_precision, cpu=not torch.cuda.is_available())
@@ -374,6 +420,9 @@ class GRPOTrainer:
                   **{f"{k}_mean": self.accelerator.gather(v.to(self.accelerator.device)).mean().item() for k, v in terms.items()},
                   **{f"{k}_std": v.std(unbiased=False).item() for k, v in terms.items()},
                   **stats, "time_sampling": sampled - started, "time_reward": scored - sampled, "time_update": updated - scored}
+        if self.guard_data is not None and self.config.guard_every and (step + 1) % self.config.guard_every == 0:
+            guard = denoising_guard(self.model, *self.guard_data, seed=self.config.seed)
+            record.update({f"guard_{k}": v for k, v in guard.items()})
         self.step += 1
         self.history.append(record)
         return record
@@ -490,7 +539,7 @@ def build_reward(
     raise ValueError(f"reward must be 'latent' or 'rgb', got {kind!r}")
 
 # %% ../nbs/09_grpo.ipynb #aeedb076
-RUN_KEYS = ("prompts", "num_prompts", "pipeline", "lgm", "geomodel", "reward", "output_dir")
+RUN_KEYS = ("prompts", "num_prompts", "pipeline", "lgm", "geomodel", "reward", "output_dir", "guard_clips")
 
 def train_cli(argv: list[str] | None = None) -> int:
     "`vggrpo train --config run.json [--resume]`: GRPO with a config file (works under `accelerate launch`)."
@@ -524,7 +573,10 @@ def train_cli(argv: list[str] | None = None) -> int:
     prompts = raw.get("prompts") or training_prompts(raw.get("num_prompts", 16))
     reward = build_reward(raw.get("reward", "latent"), pipeline, raw.get("lgm"), raw.get("geomodel"), accelerator.device,
                           config.reward_weights)
-    trainer = GRPOTrainer(pipeline, reward, prompts, config, raw.get("output_dir", "vggrpo-run"), accelerator)
+    guard = (guard_data_from_worlds(pipeline, raw.get("guard_clips", 4), num_frames=config.num_frames, height=config.height,
+                                    width=config.width, max_sequence_length=config.max_sequence_length)
+             if config.guard_every else None)
+    trainer = GRPOTrainer(pipeline, reward, prompts, config, raw.get("output_dir", "vggrpo-run"), accelerator, guard)
     history = trainer.train(args.steps, resume=args.resume)
     if accelerator.is_main_process and history:
         print(json.dumps(history[-1]))
