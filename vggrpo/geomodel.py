@@ -25,10 +25,10 @@ from .geometry import (absolute_trajectory_error, cameras_from_pose_encoding, ma
 
 # %% auto #0
 __all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'Attention', 'Block', 'CameraHead', 'DenseHead', 'GeometryModelOutput',
-           'GeometryModel', 'special_tokens', 'embed', 'split_tokens', 'join_tokens', 'run_blocks', 'tokens_at',
-           'heads', 'forward', 'clip_batch', 'normalize_targets', 'confidence_regression_loss', 'camera_loss',
-           'flow_loss', 'geometry_loss', 'render_training_batch', 'train_geomodel', 'clip_metrics', 'fov_pair',
-           'summarize_metrics', 'evaluate_geomodel', 'save_geomodel', 'train_geomodel_cli']
+           'load_shipped', 'GeometryModel', 'special_tokens', 'embed', 'split_tokens', 'join_tokens', 'run_blocks',
+           'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets', 'confidence_regression_loss',
+           'camera_loss', 'flow_loss', 'geometry_loss', 'render_training_batch', 'train_geomodel', 'clip_metrics',
+           'fov_pair', 'summarize_metrics', 'evaluate_geomodel', 'save_geomodel', 'train_geomodel_cli']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
 class Attention(nn.Module):
@@ -128,6 +128,16 @@ class GeometryModelOutput(BaseOutput):
 # %% ../nbs/05_geomodel.ipynb #6925a905
 DEFAULT_WEIGHTS = Path(vggrpo.__file__).parent / "weights" / "geomodel"  # the shipped Φ
 
+def load_shipped(cls,  # a ModelMixin subclass
+                 default: Path,  # the folder shipped in the package
+                 path=None,  # a folder written by `save_pretrained` (None: `default`)
+                 **kwargs):  # passed to diffusers' `ModelMixin.from_pretrained`
+    "diffusers' `from_pretrained` with a shipped default folder, a clear error when it holds no config, and float32 compute."
+    path = default if path is None else path
+    if not (Path(path) / "config.json").exists(): raise FileNotFoundError(f"no {cls.__name__} weights (config.json) in {path}")
+    kwargs.setdefault("torch_dtype", torch.float32)  # shipped in float16 to stay small; compute in float32
+    return ModelMixin.from_pretrained.__func__(cls, str(path), **kwargs)
+
 class GeometryModel(ModelMixin, ConfigMixin):
     "VGGT/Any4D-style 4D geometry transformer: video `[B, 3, T, H, W]` in [-1, 1] -> `GeometryModelOutput`."
     @register_to_config
@@ -168,10 +178,7 @@ class GeometryModel(ModelMixin, ConfigMixin):
                         pretrained_model_name_or_path=None,  # a folder written by `save_pretrained` (default: the shipped weights)
                         **kwargs):                           # passed to diffusers' `ModelMixin.from_pretrained`
         "Load Φ offline; the default is the model trained in this notebook and shipped in `vggrpo/weights/geomodel`."
-        path = DEFAULT_WEIGHTS if pretrained_model_name_or_path is None else pretrained_model_name_or_path
-        if not (Path(path) / "config.json").exists(): raise FileNotFoundError(f"no GeometryModel weights (config.json) in {path}")
-        kwargs.setdefault("torch_dtype", torch.float32)  # shipped in float16 to stay small; compute in float32
-        return super().from_pretrained(str(path), **kwargs)
+        return load_shipped(cls, DEFAULT_WEIGHTS, pretrained_model_name_or_path, **kwargs)
 
 # %% ../nbs/05_geomodel.ipynb #e6d99c99
 def _check_video(video, patch_size: int, max_frames: int, in_channels: int = 3) -> torch.Tensor:

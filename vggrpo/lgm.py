@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
-from .geomodel import (GeometryModel, GeometryModelOutput, clip_batch, clip_metrics, geometry_loss, normalize_targets,
+from .geomodel import (GeometryModel, load_shipped, GeometryModelOutput, clip_batch, clip_metrics, geometry_loss, normalize_targets,
                              summarize_metrics)
 from .worlds import render_clip, split_seeds
 import matplotlib.pyplot as plt
@@ -245,10 +245,7 @@ class LatentGeometryModel(ModelMixin, ConfigMixin):
                         pretrained_model_name_or_path=None,  # a folder written by `save_pretrained` (default: the shipped weights)
                         **kwargs):  # passed to diffusers' `ModelMixin.from_pretrained`
         "Load an LGM offline; the default is the one trained in this notebook, shipped in `vggrpo/weights/lgm`."
-        path = DEFAULT_WEIGHTS if pretrained_model_name_or_path is None else pretrained_model_name_or_path
-        if not (Path(path) / "config.json").exists(): raise FileNotFoundError(f"no LatentGeometryModel weights (config.json) in {path}")
-        kwargs.setdefault("torch_dtype", torch.float32)  # shipped in float16 to stay small; compute in float32
-        return super().from_pretrained(str(path), **kwargs)
+        return load_shipped(cls, DEFAULT_WEIGHTS, pretrained_model_name_or_path, **kwargs)
 
     @property
     def stitch_layer(self) -> int: return self.config.stitch_layer
