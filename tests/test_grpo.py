@@ -80,17 +80,33 @@ def test_corrupt_checkpoint_is_reported_not_overwritten(tmp_path, models):
         load_checkpoint(tmp_path / "run" / "checkpoint.pt")
 
 
-@pytest.mark.skipif(shutil.which("accelerate") is None, reason="accelerate CLI not installed")
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_two_process_ddp_on_cpu(tmp_path, models):
-    "`accelerate launch --num_processes 2 --cpu`: both ranks train, gradients are all-reduced, one checkpoint."
+    """Two CPU processes (gloo, as `torchrun`/`accelerate launch` start them): both ranks train, one checkpoint.
+
+    (`accelerate launch --cpu --num_processes 2` starts ONE process unless MPI is set up, so the test uses torchrun.)"""
     path = write_config(tmp_path, models)
-    result = run("accelerate", "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
-                 "--dynamo_backend", "no", "-m", "vggrpo.cli", "train", "--config", str(path))
+    result = run("torchrun", "--nproc_per_node", "2", "--standalone", "-m", "vggrpo.cli", "train", "--config", str(path))
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
+    assert all(r["num_processes"] == 2 for r in records)
     assert all(abs(r["ratio_mean"] - 1) < 1e-3 for r in records)  # one inner epoch: ratios stay at 1 up to clipping
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 2
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_multi_gpu_script_keeps_ranks_in_sync_on_cpu(tmp_path):
+    "The multi-GPU benchmark script on 2 CPU processes: different samples per rank, identical LoRA weights after the update."
+    script = os.path.join(os.path.dirname(__file__), "..", "nbs", "scripts", "14_multi_gpu.py")
+    out = tmp_path / "x2.json"
+    result = run("torchrun", "--nproc_per_node", "2", "--standalone", script, "--out", str(out), "--steps", "1",
+                 "--warmup-steps", "0", "--group-size", "2", "--prompts-per-step", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["num_processes"] == 2 and report["videos_per_step"] == 4
+    assert report["history"][0]["grad_norm"] > 0  # the update changed the adapter...
+    assert report["lora_max_rank_difference"] == 0.0  # ...in exactly the same way on both ranks
 
 
 def test_group_advantages_do_not_mix_groups():

@@ -5,6 +5,7 @@
 # %% ../nbs/09_grpo.ipynb #e1f39af9
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -378,8 +379,11 @@ class GRPOTrainer:
         terms = 0
         for _ in range(cfg.inner_epochs):
             order = [steps[i] for i in torch.randperm(len(steps), generator=generator).tolist()]
-            for index in order:
-                for chunk in chunks:
+            passes = [(index, chunk) for index in order for chunk in chunks]
+            for n, (index, chunk) in enumerate(passes):
+                # DDP all-reduces gradients on the last backward pass of the optimizer step only
+                sync = contextlib.nullcontext() if n == len(passes) - 1 else self.accelerator.no_sync(self.transformer)
+                with sync:
                     part = trajectory.select(chunk)
                     with self.accelerator.autocast():
                         with torch.no_grad(), adapter_disabled(model):
@@ -416,7 +420,7 @@ class GRPOTrainer:
         stats = self.update(trajectory, advantages, step)
         updated = time.perf_counter()
         reward = self.accelerator.gather(reward.detach().float().to(self.accelerator.device)).cpu()
-        record = {"step": step + 1, "reward_mean": reward.mean().item(), "reward_std": reward.std(unbiased=False).item(),
+        record = {"step": step + 1, "num_processes": self.accelerator.num_processes, "reward_mean": reward.mean().item(), "reward_std": reward.std(unbiased=False).item(),
                   **{f"{k}_mean": self.accelerator.gather(v.to(self.accelerator.device)).mean().item() for k, v in terms.items()},
                   **{f"{k}_std": v.std(unbiased=False).item() for k, v in terms.items()},
                   **stats, "time_sampling": sampled - started, "time_reward": scored - sampled, "time_update": updated - scored}
