@@ -1,7 +1,6 @@
 """GRPO training as a user runs it: `vggrpo train` with a config file, one process and two (DDP over gloo)."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -80,13 +79,12 @@ def test_corrupt_checkpoint_is_reported_not_overwritten(tmp_path, models):
         load_checkpoint(tmp_path / "run" / "checkpoint.pt")
 
 
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_two_process_ddp_on_cpu(tmp_path, models):
     """Two CPU processes (gloo, as `torchrun`/`accelerate launch` start them): both ranks train, one checkpoint.
 
     (`accelerate launch --cpu --num_processes 2` starts ONE process unless MPI is set up, so the test uses torchrun.)"""
     path = write_config(tmp_path, models)
-    result = run("torchrun", "--nproc_per_node", "2", "--standalone", "-m", "vggrpo.cli", "train", "--config", str(path))
+    result = run(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "vggrpo.cli", "train", "--config", str(path))
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
@@ -95,12 +93,11 @@ def test_two_process_ddp_on_cpu(tmp_path, models):
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 2
 
 
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_multi_gpu_script_keeps_ranks_in_sync_on_cpu(tmp_path):
     "The multi-GPU benchmark script on 2 CPU processes: different samples per rank, identical LoRA weights after the update."
     script = os.path.join(os.path.dirname(__file__), "..", "nbs", "scripts", "14_multi_gpu.py")
     out = tmp_path / "x2.json"
-    result = run("torchrun", "--nproc_per_node", "2", "--standalone", script, "--out", str(out), "--steps", "1",
+    result = run(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", script, "--out", str(out), "--steps", "1",
                  "--warmup-steps", "0", "--group-size", "2", "--prompts-per-step", "1")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())

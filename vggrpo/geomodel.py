@@ -21,14 +21,15 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 
 from .geometry import (absolute_trajectory_error, cameras_from_pose_encoding, matrix_to_axis_angle,
-                             pose_encoding_from_cameras, relative_poses, unproject_depth)
+                             pose_encoding_from_cameras, quaternion_to_matrix, relative_poses, unproject_depth)
 
 # %% auto #0
-__all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'Attention', 'Block', 'CameraHead', 'DenseHead', 'GeometryModelOutput',
-           'load_shipped', 'GeometryModel', 'special_tokens', 'embed', 'split_tokens', 'join_tokens', 'run_blocks',
-           'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets', 'confidence_regression_loss',
-           'camera_loss', 'flow_loss', 'geometry_loss', 'render_training_batch', 'train_geomodel', 'clip_metrics',
-           'fov_pair', 'summarize_metrics', 'evaluate_geomodel', 'save_geomodel', 'train_geomodel_cli']
+__all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'Attention', 'Block', 'CameraHead', 'DenseHead',
+           'GeometryModelOutput', 'load_shipped', 'GeometryModel', 'special_tokens', 'embed', 'split_tokens',
+           'join_tokens', 'run_blocks', 'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets',
+           'confidence_regression_loss', 'pair_motion', 'camera_loss', 'flow_loss', 'geometry_loss',
+           'render_training_batch', 'train_geomodel', 'clip_metrics', 'fov_pair', 'summarize_metrics',
+           'evaluate_geomodel', 'save_geomodel', 'train_geomodel_cli']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
 class Attention(nn.Module):
@@ -323,7 +324,9 @@ def normalize_targets(
 from .worlds import render_clip, split_seeds
 
 # %% ../nbs/05_geomodel.ipynb #437b82e4
-LOSS_WEIGHTS = dict(camera=15.0, depth=1.0, points=1.0, flow=5.0, sky=0.1)
+LOSS_WEIGHTS = dict(camera=5.0, depth=1.0, points=1.0, flow=5.0, sky=0.1)
+# the camera loss (see `camera_loss`); `legacy=True` is the plain L1 of the shipped weights' training (use camera weight 15 with it)
+CAMERA_LOSS = dict(translation_scale=0.1, rotation_scale=0.1, relative=1.0, direction=1.0, min_baseline=0.02, legacy=False)
 
 def _gradient_error(err, conf, valid):
     "Confidence-weighted L1 of the spatial gradient of `err [B,T,H,W,C]`."
@@ -349,16 +352,54 @@ def confidence_regression_loss(
     reg = (conf * err.norm(dim=-1) - alpha * conf.log())[valid].mean() if valid.any() else pred.sum() * 0
     return reg + grad_weight * _gradient_error(err, conf, valid)
 
+def _smooth_norm(err, scale):
+    "Pseudo-Huber of the vectors `err [..., C]` in units of `scale`: |e|²/2s² below `scale`, |e|/s above, no kink at 0."
+    return ((err / scale).square().sum(-1) + 1).sqrt() - 1
+
+def pair_motion(
+    pose_enc: torch.Tensor,  # [..., T, 9] pose encodings (camera-to-world, first-frame frame)
+) -> tuple:                  # (R_i^T R_j [..., P, 3, 3], R_i^T (c_j − c_i) [..., P, 3]) over the pairs i < j
+    "Relative rotation and translation (in camera i's frame) of every frame pair i < j: what the camera metrics compare."
+    R, c = quaternion_to_matrix(pose_enc[..., 3:7]), pose_enc[..., :3]
+    T = pose_enc.shape[-2]
+    i, j = torch.triu_indices(T, T, 1, device=pose_enc.device)
+    Ri = R[..., i, :, :].transpose(-1, -2)
+    return Ri @ R[..., j, :, :], (Ri @ (c[..., j, :] - c[..., i, :])[..., None])[..., 0]
+
 def camera_loss(
     pose_enc_list: list,    # [B, T, 9] per camera-head iteration
     target: torch.Tensor,   # [B, T, 9]
     gamma: float = 0.6,     # weight of iteration i is gamma ** (n - 1 - i)
+    translation_scale: float = 0.1,  # width of the smooth loss on translations (model units; a clip moves ~0.15)
+    rotation_scale: float = 0.1,     # width of the smooth loss on quaternions / rotation matrices
+    relative: float = 1.0,  # weight of the pairwise relative-pose term
+    direction: float = 1.0, # weight of the pairwise translation-direction term (1 − cos)
+    min_baseline: float = 0.02,  # pairs whose true baseline is shorter get no direction term (as the metric)
+    legacy: bool = False,   # True: the plain L1 of the first runs (translation, quaternion, 0.5 × field of view)
 ) -> torch.Tensor:
-    "L1 on translation, quaternion and field of view, summed over iterations with increasing weight."
+    "Smooth (pseudo-Huber) pose loss + relative-pose and direction terms over frame pairs, summed over iterations."
     n = len(pose_enc_list)
-    return sum(gamma ** (n - 1 - i) * ((p[..., :3] - target[..., :3]).abs().mean() + (p[..., 3:7] - target[..., 3:7]).abs().mean()
-                                       + 0.5 * (p[..., 7:] - target[..., 7:]).abs().mean())
-               for i, p in enumerate(pose_enc_list))
+    if legacy:
+        return sum(gamma ** (n - 1 - i) * ((p[..., :3] - target[..., :3]).abs().mean() + (p[..., 3:7] - target[..., 3:7]).abs().mean()
+                                           + 0.5 * (p[..., 7:] - target[..., 7:]).abs().mean())
+                   for i, p in enumerate(pose_enc_list))
+    Rg, tg = pair_motion(target)
+    keep = (tg.norm(dim=-1) >= min_baseline).float()
+    total = 0
+    for k, p in enumerate(pose_enc_list):
+        term = (_smooth_norm(p[..., :3] - target[..., :3], translation_scale).mean()
+                + _smooth_norm(p[..., 3:7] - target[..., 3:7], rotation_scale).mean()
+                + 0.5 * (p[..., 7:] - target[..., 7:]).abs().mean())
+        if relative or direction:
+            Rp, tp = pair_motion(p)
+            if relative:
+                term = term + relative * (_smooth_norm(tp - tg, translation_scale).mean()
+                                          + _smooth_norm((Rp - Rg).flatten(-2), rotation_scale).mean())
+            if direction:
+                cos = (tp * tg).sum(-1) / (tp.norm(dim=-1).clamp_min(0.5 * min_baseline) * tg.norm(dim=-1).clamp_min(1e-6))
+                term = term + direction * ((1 - cos) * keep).sum() / keep.sum().clamp_min(1)
+        total = total + gamma ** (n - 1 - k) * term
+    return total
 
 def flow_loss(
     pred: torch.Tensor,     # [B, T, H, W, 3]
@@ -377,11 +418,12 @@ def geometry_loss(
     out: GeometryModelOutput,  # model output
     gt: dict,                  # from `normalize_targets`
     weights: dict | None = None,  # multipliers of the terms (default `LOSS_WEIGHTS`)
+    camera: dict | None = None,   # overrides of `CAMERA_LOSS` (the options of `camera_loss`)
 ) -> dict:                     # every term and "loss", their weighted sum
     "The full training loss of Φ."
     w = {**LOSS_WEIGHTS, **(weights or {})}
     valid = gt["valid"]
-    terms = dict(camera=camera_loss(out.pose_enc_list, gt["pose_enc"]),
+    terms = dict(camera=camera_loss(out.pose_enc_list, gt["pose_enc"], **{**CAMERA_LOSS, **(camera or {})}),
                  depth=confidence_regression_loss(out.depth[..., None], gt["depth"][..., None], out.depth_conf, valid),
                  points=confidence_regression_loss(out.points, gt["points"], out.points_conf, valid),
                  flow=flow_loss(out.scene_flow, gt["scene_flow"], valid, gt["dynamic"]))
@@ -428,6 +470,7 @@ def train_geomodel(
     config: dict | None = None,    # GeometryModel config overrides (e.g. hidden_size, num_layers)
     init_from=None,                # folder of a saved GeometryModel to continue from (its config wins over `config`)
     loss_weights: dict | None = None,  # overrides of `LOSS_WEIGHTS`
+    camera_loss_options: dict | None = None,  # overrides of `CAMERA_LOSS` (e.g. {"legacy": True} for the first runs' L1)
     num_frames: int = 33,          # world clip length
     frame_stride: int = 4,         # model frames = every 4th frame
     image_size: int = 64,          # H = W
@@ -462,7 +505,7 @@ def train_geomodel(
         batch = {k: v[idx] for k, v in pool.items()}
         gt = normalize_targets(batch)
         with torch.autocast(**amp): out = model(batch["video"].float())
-        terms = geometry_loss(out, gt, loss_weights)
+        terms = geometry_loss(out, gt, loss_weights, camera_loss_options)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -582,10 +625,13 @@ def train_geomodel_cli(argv: list | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", default=None, help='JSON dict of GeometryModel config overrides, e.g. \'{"num_layers": 8}\'')
     p.add_argument("--init-from", default=None, help="folder of a saved GeometryModel to continue training from")
+    p.add_argument("--loss-weights", default=None, help='JSON dict of LOSS_WEIGHTS overrides, e.g. \'{"camera": 10}\'')
+    p.add_argument("--camera-loss", default=None, help='JSON dict of CAMERA_LOSS overrides, e.g. \'{"legacy": true}\'')
     a = p.parse_args(argv)
     model, log = train_geomodel(steps=a.steps, time_budget=a.time_budget, batch_size=a.batch_size, lr=a.lr, pool_size=a.pool_size,
                                 refresh=a.refresh, device=a.device, seed=a.seed, config=json.loads(a.config) if a.config else None,
-                                init_from=a.init_from)
+                                init_from=a.init_from, loss_weights=json.loads(a.loss_weights) if a.loss_weights else None,
+                                camera_loss_options=json.loads(a.camera_loss) if a.camera_loss else None)
     out = Path(a.output_dir)
     save_geomodel(model, out)
     (out / "train_log.json").write_text(json.dumps(log))

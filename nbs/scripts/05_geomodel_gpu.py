@@ -3,7 +3,7 @@ import argparse, json, os, time
 
 import torch
 
-from vggrpo.geomodel import evaluate_geomodel, save_geomodel, train_geomodel
+from vggrpo.geomodel import CAMERA_LOSS, LOSS_WEIGHTS, evaluate_geomodel, save_geomodel, train_geomodel
 
 p = argparse.ArgumentParser()
 p.add_argument("--time-budget", type=float, default=360)
@@ -17,6 +17,8 @@ p.add_argument("--config", default=None)
 p.add_argument("--device", default=None)
 p.add_argument("--init-from", default=None)
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--loss-weights", default=None, help='JSON overrides of LOSS_WEIGHTS, e.g. \'{"camera": 10}\'')
+p.add_argument("--camera-loss", default=None, help='JSON overrides of CAMERA_LOSS (default: smooth + relative + direction loss; \'{"legacy": true}\' = old L1)')
 a = p.parse_args()
 out = os.environ.get("OUT", "out")
 os.makedirs(out, exist_ok=True)
@@ -25,7 +27,8 @@ torch.backends.cudnn.allow_tf32 = True
 t0 = time.perf_counter()
 model, log = train_geomodel(time_budget=a.time_budget, batch_size=a.batch_size, lr=a.lr, pool_size=a.pool_size, pool_time=a.pool_time,
                             refresh=a.refresh, device=a.device, config=json.loads(a.config) if a.config else None,
-                            init_from=a.init_from, seed=a.seed)
+                            init_from=a.init_from, seed=a.seed, loss_weights=json.loads(a.loss_weights) if a.loss_weights else None,
+                            camera_loss_options=json.loads(a.camera_loss) if a.camera_loss else None)
 train_s = time.perf_counter() - t0
 save_geomodel(model, f"{out}/geomodel")
 with open(f"{out}/train_log.json", "w") as f: json.dump(log, f)
@@ -33,7 +36,9 @@ t1 = time.perf_counter()
 ev = evaluate_geomodel(model, num_clips=a.eval_clips, batch_size=32)
 device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
 metrics = dict(summary=ev["summary"], clips=ev["clips"], steps=log[-1]["step"] if log else 0, parameters=sum(q.numel() for q in model.parameters()),
-               device=device, train_seconds=round(train_s, 1), eval_seconds=round(time.perf_counter() - t1, 1), args=vars(a), config=dict(model.config))
+               device=device, train_seconds=round(train_s, 1), eval_seconds=round(time.perf_counter() - t1, 1), args=vars(a), config=dict(model.config),
+               loss_weights={**LOSS_WEIGHTS, **(json.loads(a.loss_weights) if a.loss_weights else {})},
+               camera_loss={**CAMERA_LOSS, **(json.loads(a.camera_loss) if a.camera_loss else {})})
 with open(f"{out}/metrics.json", "w") as f: json.dump(metrics, f, indent=1)
 try:
     import matplotlib
