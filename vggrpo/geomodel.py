@@ -325,7 +325,7 @@ from .worlds import render_clip, split_seeds
 
 # %% ../nbs/05_geomodel.ipynb #437b82e4
 LOSS_WEIGHTS = dict(camera=5.0, depth=1.0, points=1.0, flow=5.0, sky=0.1)
-# the camera loss (see `camera_loss`); `legacy=True` is the plain L1 of the shipped weights' training (use camera weight 15 with it)
+# the camera loss (see `camera_loss`); `legacy=True` is the plain L1 of training stages 1-2 (camera weight 5, then 15)
 CAMERA_LOSS = dict(translation_scale=0.1, rotation_scale=0.1, relative=1.0, direction=1.0, min_baseline=0.02, legacy=False)
 
 def _gradient_error(err, conf, valid):
