@@ -360,9 +360,12 @@ def pair_motion(
     pose_enc: torch.Tensor,  # [..., T, 9] pose encodings (camera-to-world, first-frame frame)
 ) -> tuple:                  # (R_i^T R_j [..., P, 3, 3], R_i^T (c_j − c_i) [..., P, 3]) over the pairs i < j
     "Relative rotation and translation (in camera i's frame) of every frame pair i < j: what the camera metrics compare."
-    R, c = quaternion_to_matrix(pose_enc[..., 3:7]), pose_enc[..., :3]
-    T = pose_enc.shape[-2]
-    i, j = torch.triu_indices(T, T, 1, device=pose_enc.device)
+    return _relative_pairs(quaternion_to_matrix(pose_enc[..., 3:7]), pose_enc[..., :3])
+
+def _relative_pairs(R, c):
+    "(R_i^T R_j, R_i^T (c_j − c_i)) over frame pairs i < j of rotations `R [..., T, 3, 3]` and centres `c [..., T, 3]`."
+    T = R.shape[-3]
+    i, j = torch.triu_indices(T, T, 1, device=R.device)
     Ri = R[..., i, :, :].transpose(-1, -2)
     return Ri @ R[..., j, :, :], (Ri @ (c[..., j, :] - c[..., i, :])[..., None])[..., 0]
 
@@ -524,12 +527,7 @@ def train_geomodel(
 # %% ../nbs/05_geomodel.ipynb #ab77a63c
 def _pair_angles(pred_c2w, gt_c2w, min_baseline):
     "Relative rotation errors [P] and translation direction errors [P'] (degrees) over frame pairs i < j."
-    T = gt_c2w.shape[0]
-    i, j = torch.triu_indices(T, T, 1)
-    def relative(c2w):
-        R, c = c2w[:, :3, :3], c2w[:, :3, 3]
-        return R[i].transpose(-1, -2) @ R[j], (R[i].transpose(-1, -2) @ (c[j] - c[i])[..., None])[..., 0]
-    (Rp, tp), (Rg, tg) = relative(pred_c2w), relative(gt_c2w)
+    (Rp, tp), (Rg, tg) = (_relative_pairs(c2w[:, :3, :3], c2w[:, :3, 3]) for c2w in (pred_c2w, gt_c2w))
     rot = matrix_to_axis_angle(Rp.transpose(-1, -2) @ Rg).norm(dim=-1).rad2deg()
     keep = tg.norm(dim=-1) >= min_baseline
     cos = F.cosine_similarity(tp[keep], tg[keep], dim=-1).clamp(-1, 1)

@@ -20,6 +20,8 @@ p.add_argument("--seed", type=int, default=0)
 p.add_argument("--loss-weights", default=None, help='JSON overrides of LOSS_WEIGHTS, e.g. \'{"camera": 10}\'')
 p.add_argument("--camera-loss", default=None, help='JSON overrides of CAMERA_LOSS (default: smooth + relative + direction loss; \'{"legacy": true}\' = old L1)')
 a = p.parse_args()
+loss_weights = json.loads(a.loss_weights) if a.loss_weights else None
+camera_loss_options = json.loads(a.camera_loss) if a.camera_loss else None
 out = os.environ.get("OUT", "out")
 os.makedirs(out, exist_ok=True)
 torch.backends.cuda.matmul.allow_tf32 = True
@@ -27,8 +29,7 @@ torch.backends.cudnn.allow_tf32 = True
 t0 = time.perf_counter()
 model, log = train_geomodel(time_budget=a.time_budget, batch_size=a.batch_size, lr=a.lr, pool_size=a.pool_size, pool_time=a.pool_time,
                             refresh=a.refresh, device=a.device, config=json.loads(a.config) if a.config else None,
-                            init_from=a.init_from, seed=a.seed, loss_weights=json.loads(a.loss_weights) if a.loss_weights else None,
-                            camera_loss_options=json.loads(a.camera_loss) if a.camera_loss else None)
+                            init_from=a.init_from, seed=a.seed, loss_weights=loss_weights, camera_loss_options=camera_loss_options)
 train_s = time.perf_counter() - t0
 save_geomodel(model, f"{out}/geomodel")
 with open(f"{out}/train_log.json", "w") as f: json.dump(log, f)
@@ -37,8 +38,7 @@ ev = evaluate_geomodel(model, num_clips=a.eval_clips, batch_size=32)
 device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
 metrics = dict(summary=ev["summary"], clips=ev["clips"], steps=log[-1]["step"] if log else 0, parameters=sum(q.numel() for q in model.parameters()),
                device=device, train_seconds=round(train_s, 1), eval_seconds=round(time.perf_counter() - t1, 1), args=vars(a), config=dict(model.config),
-               loss_weights={**LOSS_WEIGHTS, **(json.loads(a.loss_weights) if a.loss_weights else {})},
-               camera_loss={**CAMERA_LOSS, **(json.loads(a.camera_loss) if a.camera_loss else {})})
+               loss_weights={**LOSS_WEIGHTS, **(loss_weights or {})}, camera_loss={**CAMERA_LOSS, **(camera_loss_options or {})})
 with open(f"{out}/metrics.json", "w") as f: json.dump(metrics, f, indent=1)
 try:
     import matplotlib

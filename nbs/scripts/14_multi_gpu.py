@@ -39,14 +39,18 @@ config = GRPOConfig(group_size=args.group_size, prompts_per_step=args.prompts_pe
                     micro_batch_size=32, seed=args.seed)
 trainer = GRPOTrainer(pipe, reward, training_prompts(args.train_prompts), config, None, accelerator)
 
+def barrier():
+    "All ranks here and all their GPU work finished: the step times measure whole steps."
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    accelerator.wait_for_everyone()
+
 step_seconds = []
 for _ in range(args.steps):
-    accelerator.wait_for_everyone()
-    torch.cuda.synchronize(device) if device.type == "cuda" else None
+    barrier()
     started = time.perf_counter()
     record = trainer.train_step()
-    torch.cuda.synchronize(device) if device.type == "cuda" else None
-    accelerator.wait_for_everyone()
+    barrier()
     step_seconds.append(time.perf_counter() - started)
     if accelerator.is_main_process:
         print(json.dumps({"step": record["step"], "reward_mean": round(record["reward_mean"], 5),
