@@ -28,7 +28,7 @@ __all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'Attention', 'Block
            'GeometryModelOutput', 'load_shipped', 'GeometryModel', 'special_tokens', 'embed', 'split_tokens',
            'join_tokens', 'run_blocks', 'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets',
            'confidence_regression_loss', 'pair_motion', 'camera_loss', 'flow_loss', 'geometry_loss',
-           'render_training_batch', 'train_geomodel', 'clip_metrics', 'fov_pair', 'summarize_metrics',
+           'render_training_batch', 'TrainingStream', 'train_geomodel', 'clip_metrics', 'fov_pair', 'summarize_metrics',
            'evaluate_geomodel', 'save_geomodel', 'train_geomodel_cli']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
@@ -297,7 +297,9 @@ def clip_batch(
     for c in clips:
         if c.flow_stride != frame_stride:
             raise ValueError(f"clips must be rendered with flow_stride={frame_stride} (= frame_stride), got {c.flow_stride}")
-    keep = slice(None, None, frame_stride)
+        if frame_stride % c.frame_stride or c.frame_stride != clips[0].frame_stride:
+            raise ValueError(f"clips rendered with frame_stride {c.frame_stride} cannot give every {frame_stride}-th frame")
+    keep = slice(None, None, frame_stride // clips[0].frame_stride)  # clips rendered with frame_stride=s hold only every s-th frame
     def stack(f): return torch.stack([f(c) for c in clips]).to(device) if device is not None else torch.stack([f(c) for c in clips])
     return dict(video=stack(lambda c: c.rgb[:, keep]), depth=stack(lambda c: c.depth[keep]),
                 valid=stack(lambda c: c.segmentation[keep] != 0), dynamic=stack(lambda c: c.dynamic_mask[keep]),
@@ -444,8 +446,21 @@ def render_training_batch(
     device="cpu",            # where to render
 ) -> dict:                   # `clip_batch` dict
     "Render world clips (flow to the next model frame) and stack them into a batch."
-    clips = [render_clip(int(s), num_frames, image_size, image_size, flow_stride=frame_stride, device=device) for s in seeds]
+    clips = [render_clip(int(s), num_frames, image_size, image_size, flow_stride=frame_stride, frame_stride=frame_stride, device=device)
+             for s in seeds]  # only the kept frames are rendered
     return clip_batch(clips, frame_stride)
+
+class TrainingStream(torch.utils.data.IterableDataset):
+    "An endless stream of freshly rendered training batches: DataLoader worker w renders batches w, w + n, w + 2n, ... on the CPU."
+    def __init__(self, seeds, batch_size: int = 32, num_frames: int = 33, frame_stride: int = 4, image_size: int = 64):
+        self.seeds, self.batch_size, self.kw = seeds, batch_size, dict(num_frames=num_frames, frame_stride=frame_stride, image_size=image_size)
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        if info: torch.set_num_threads(1)  # one core per worker
+        n = len(self.seeds) // self.batch_size
+        for i in range(worker, n, workers):
+            yield render_training_batch(self.seeds[i * self.batch_size:(i + 1) * self.batch_size], device="cpu", **self.kw)
 
 _POOL_DTYPES = dict(video=torch.float16, scene_flow=torch.float16)
 
@@ -470,6 +485,7 @@ def train_geomodel(
     pool_size: int = 2048,         # clips rendered before training
     pool_time: float | None = None,# stop rendering the pool after this many seconds (at least one batch is rendered)
     refresh: int = 2,              # fresh clips rendered per step (replace random pool entries)
+    workers: int = 0,              # > 0: no pool; every step takes a new batch rendered on the CPU by this many DataLoader workers
     config: dict | None = None,    # GeometryModel config overrides (e.g. hidden_size, num_layers)
     init_from=None,                # folder of a saved GeometryModel to continue from (its config wins over `config`)
     loss_weights: dict | None = None,  # overrides of `LOSS_WEIGHTS`
@@ -494,9 +510,13 @@ def train_geomodel(
     render = lambda n: render_training_batch([next(train_seeds) for _ in range(n)], num_frames, frame_stride, image_size, device)
     t0, pool = time.perf_counter(), {}
     def have(): return len(pool.get("video", ()))
-    while have() < pool_size and (have() < batch_size or pool_time is None or time.perf_counter() - t0 < pool_time):
-        pool = _pool_put(pool, render(min(32, pool_size - have())))
-    if verbose: print(f"rendered a pool of {have()} clips in {time.perf_counter() - t0:.1f} s", flush=True)
+    if workers:  # a pool is reused many times and its cameras get memorised; a stream never repeats a clip
+        stream = iter(torch.utils.data.DataLoader(TrainingStream(split_seeds("train")[seed * 10 ** 5:], batch_size, num_frames, frame_stride, image_size),
+                                                  batch_size=None, num_workers=workers, pin_memory=device.type == "cuda", prefetch_factor=4))
+    else:
+        while have() < pool_size and (have() < batch_size or pool_time is None or time.perf_counter() - t0 < pool_time):
+            pool = _pool_put(pool, render(min(32, pool_size - have())))
+        if verbose: print(f"rendered a pool of {have()} clips in {time.perf_counter() - t0:.1f} s", flush=True)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     amp = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     log, t0, step, acc = [], time.perf_counter(), 0, {}
@@ -504,8 +524,10 @@ def train_geomodel(
         progress = max(step / steps, (time.perf_counter() - t0) / time_budget if time_budget else 0.0)
         if progress >= 1: break
         for g in opt.param_groups: g["lr"] = _learning_rate(progress, lr)
-        idx = torch.randint(len(pool["video"]), (batch_size,), generator=gen).to(device)
-        batch = {k: v[idx] for k, v in pool.items()}
+        if workers: batch = {k: v.to(device, non_blocking=True) for k, v in next(stream).items()}
+        else:
+            idx = torch.randint(len(pool["video"]), (batch_size,), generator=gen).to(device)
+            batch = {k: v[idx] for k, v in pool.items()}
         gt = normalize_targets(batch)
         with torch.autocast(**amp): out = model(batch["video"].float())
         terms = geometry_loss(out, gt, loss_weights, camera_loss_options)
@@ -513,7 +535,7 @@ def train_geomodel(
         terms["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
-        if refresh: pool = _pool_put(pool, render(refresh), torch.randint(len(pool["video"]), (refresh,), generator=gen).to(device))
+        if refresh and not workers: pool = _pool_put(pool, render(refresh), torch.randint(len(pool["video"]), (refresh,), generator=gen).to(device))
         for k, v in terms.items(): acc[k] = acc.get(k, 0.0) + v.detach()
         step += 1
         if step % log_every == 0:
@@ -618,6 +640,7 @@ def train_geomodel_cli(argv: list | None = None) -> dict:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--pool-size", type=int, default=2048)
     p.add_argument("--refresh", type=int, default=2)
+    p.add_argument("--workers", type=int, default=0, help="> 0: train on a stream of fresh clips rendered by this many CPU workers (no pool)")
     p.add_argument("--eval-clips", type=int, default=256)
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -627,7 +650,7 @@ def train_geomodel_cli(argv: list | None = None) -> dict:
     p.add_argument("--camera-loss", default=None, help='JSON dict of CAMERA_LOSS overrides, e.g. \'{"legacy": true}\'')
     a = p.parse_args(argv)
     model, log = train_geomodel(steps=a.steps, time_budget=a.time_budget, batch_size=a.batch_size, lr=a.lr, pool_size=a.pool_size,
-                                refresh=a.refresh, device=a.device, seed=a.seed, config=json.loads(a.config) if a.config else None,
+                                refresh=a.refresh, workers=a.workers, device=a.device, seed=a.seed, config=json.loads(a.config) if a.config else None,
                                 init_from=a.init_from, loss_weights=json.loads(a.loss_weights) if a.loss_weights else None,
                                 camera_loss_options=json.loads(a.camera_loss) if a.camera_loss else None)
     out = Path(a.output_dir)

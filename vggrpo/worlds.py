@@ -628,6 +628,7 @@ class WorldClip:
     camera: CameraPath          # the camera move
     shake: Shake                # the shake (zero amplitudes: steady)
     flow_stride: int = 1        # frames between the two ends of the scene flow
+    frame_stride: int = 1       # the tensors hold frames 0, s, 2s, ... of the clip (`render_clip(frame_stride=s)`)
 
     @property
     def num_frames(self) -> int: return self.rgb.shape[1]
@@ -651,9 +652,10 @@ def render_clip(
     max_rays: int | None = None,   # rays per chunk (default: 2**17 on CPU, everything on CUDA)
     shadows: bool = True,          # cast shadows of the objects (about a third of the time)
     scene: Scene | None = None,    # render this scene instead of the one sampled from `seed` (e.g. an edited copy)
+    frame_stride: int = 1,         # render only frames 0, s, 2s, ... (camera, shake and motion stay those of the full clip)
 ) -> WorldClip:
     "Render a clip of the world `seed` with exact depth, cameras, scene flow and a prompt."
-    for name, v, lo in (("num_frames", num_frames, 1), ("height", height, 1), ("width", width, 1), ("flow_stride", flow_stride, 1)):
+    for name, v, lo in (("num_frames", num_frames, 1), ("height", height, 1), ("width", width, 1), ("flow_stride", flow_stride, 1), ("frame_stride", frame_stride, 1)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
             raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
     if dynamic is not None and not isinstance(dynamic, bool): raise TypeError(f"dynamic must be None or a bool, got {dynamic!r}")
@@ -674,17 +676,18 @@ def render_clip(
     tab = _surface_table(scene, device)
     tab["packed"] = _packed_table(tab)
     if max_rays is None: max_rays = 2 ** 17 if device.type == "cpu" else 2 ** 24
-    n_chunks = math.ceil(num_frames * height * width / max_rays)
-    chunk = math.ceil(num_frames / n_chunks)  # equal chunks: 33 frames as 17 + 16, not 32 + 1
+    frames = torch.arange(0, num_frames, frame_stride, device=device)  # the frames to render
+    n_chunks = math.ceil(len(frames) * height * width / max_rays)
+    chunk = math.ceil(len(frames) / n_chunks)  # equal chunks: 33 frames as 17 + 16, not 32 + 1
     parts = []
-    for f0 in range(0, num_frames, chunk):
-        f = slice(f0, min(f0 + chunk, num_frames)); fn = slice(f.start + flow_stride, f.stop + flow_stride)
+    for f in frames.split(chunk):
+        fn = f + flow_stride
         parts.append(_cast(scene, tab, c2w[f], K, height, width, R[f], c[f], R[fn], c[fn], shadows))
     out = {k: torch.cat([p[k] for p in parts], 1 if k == "rgb" else 0) for k in parts[0]}
-    return WorldClip(rgb=out["rgb"] * 2 - 1, depth=out["depth"], c2w=c2w, K=K, scene_flow=out["scene_flow"],
+    return WorldClip(rgb=out["rgb"] * 2 - 1, depth=out["depth"], c2w=c2w[frames], K=K, scene_flow=out["scene_flow"],
                      dynamic_mask=tab["dynamic"][out["segmentation"]], segmentation=out["segmentation"], scene=scene,
                      prompt=clip_prompt(scene, path, shake, smooth), seed=int(seed), camera=path, shake=shake,
-                     flow_stride=flow_stride)
+                     flow_stride=flow_stride, frame_stride=frame_stride)
 
 # %% ../nbs/02_worlds.ipynb #062cf037
 def surface_residual(

@@ -10,6 +10,7 @@ p.add_argument("--time-budget", type=float, default=360)
 p.add_argument("--pool-size", type=int, default=4096)
 p.add_argument("--pool-time", type=float, default=90)
 p.add_argument("--refresh", type=int, default=1)
+p.add_argument("--workers", type=int, default=0)
 p.add_argument("--batch-size", type=int, default=32)
 p.add_argument("--lr", type=float, default=5e-4)
 p.add_argument("--eval-clips", type=int, default=256)
@@ -28,7 +29,7 @@ torch.backends.cuda.matmul.allow_tf32 = True
 torch.backends.cudnn.allow_tf32 = True
 t0 = time.perf_counter()
 model, log = train_geomodel(time_budget=a.time_budget, batch_size=a.batch_size, lr=a.lr, pool_size=a.pool_size, pool_time=a.pool_time,
-                            refresh=a.refresh, device=a.device, config=json.loads(a.config) if a.config else None,
+                            refresh=a.refresh, workers=a.workers, device=a.device, config=json.loads(a.config) if a.config else None,
                             init_from=a.init_from, seed=a.seed, loss_weights=loss_weights, camera_loss_options=camera_loss_options)
 train_s = time.perf_counter() - t0
 save_geomodel(model, f"{out}/geomodel")

@@ -13,9 +13,9 @@ if quick:
     args += ["--device", "cpu", "--stitch-layers", "0,12", "--num-train", "4", "--num-val", "2", "--num-test", "2", "--num-generated-train", "2",
              "--num-generated-test", "2", "--ls-clips", "4", "--sweep-steps", "2", "--final-steps", "2", "--batch-size", "2"]
 else:
-    args += ["--device", "cuda", "--num-train", "1536", "--num-val", "128", "--num-test", "128", "--num-generated-train", "384",
+    args += ["--device", "cuda", "--num-train", "3072", "--num-val", "128", "--num-test", "128", "--num-generated-train", "384",
              "--num-generated-test", "64", "--ls-clips", "768", "--sweep-steps", "400", "--sweep-time-budget", "14",
-             "--final-steps", "3000", "--final-time-budget", os.environ.get("LGM_FINAL_BUDGET", "75"), "--batch-size", "32", "--data-time-budget", "60"]
+             "--final-steps", "3000", "--final-time-budget", os.environ.get("LGM_FINAL_BUDGET", "75"), "--batch-size", "32", "--data-time-budget", "100"]
 t0 = time.time()
 results = train_lgm_cli(args)
 print(f"total {time.time() - t0:.0f}s; best k={results['best_k']}, shipped {results['shipped_tune']}", flush=True)
