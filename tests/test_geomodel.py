@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from vggrpo.geometry import make_pose, axis_angle_to_matrix
-from vggrpo.geomodel import (DEFAULT_WEIGHTS, GeometryModel, GeometryModelOutput, clip_batch, clip_metrics, flow_loss, geometry_loss,
-                             normalize_targets, save_geomodel, train_geomodel_cli)
+from vggrpo.geomodel import (CAMERA_LOSS, DEFAULT_WEIGHTS, GeometryModel, GeometryModelOutput, TrainingStream, camera_loss, clip_batch,
+                             clip_metrics, flow_loss, geomodel_argument_parser, geometry_loss, normalize_targets, render_training_batch,
+                             save_geomodel, train_geomodel_cli, train_geomodel_options)
 from vggrpo.worlds import render_clip, split_seeds
 
 TINY = dict(hidden_size=32, num_layers=4, num_heads=2, head_channels=16, camera_depth=1)
@@ -182,3 +183,73 @@ def test_cli_tiny_run(tmp_path):
                             "--eval-clips", "2", "--device", "cpu", "--config", json.dumps(TINY)])
     assert {p.name for p in tmp_path.iterdir()} >= {"config.json", "diffusion_pytorch_model.safetensors", "metrics.json", "train_log.json"}
     assert m["summary"]["all"]["clips"] == 2 and math.isfinite(m["summary"]["all"]["depth_absrel"])
+
+
+def test_frame_stride_renders_the_full_clip_sliced():
+    "render_clip(frame_stride=4) renders only frames 0, 4, 8: bit for bit the full render sliced."
+    full = render_clip(5, 9, 16, 16, flow_stride=4)
+    part = render_clip(5, 9, 16, 16, flow_stride=4, frame_stride=4)
+    assert part.frame_stride == 4 and part.rgb.shape == (3, 3, 16, 16)
+    assert torch.equal(part.rgb, full.rgb[:, ::4])
+    for k in ("depth", "scene_flow", "c2w", "segmentation", "dynamic_mask"): assert torch.equal(getattr(part, k), getattr(full, k)[::4]), k
+    assert part.prompt == full.prompt
+
+
+def test_clip_batch_of_strided_clips():
+    full = clip_batch([render_clip(s, 9, 16, 16, flow_stride=4) for s in (5, 6)])
+    part = clip_batch([render_clip(s, 9, 16, 16, flow_stride=4, frame_stride=4) for s in (5, 6)])
+    rendered = render_training_batch([5, 6], num_frames=9, image_size=16)
+    assert full.keys() == part.keys() == rendered.keys()
+    for k in full: assert torch.equal(part[k], full[k]) and torch.equal(rendered[k], full[k]), k
+
+
+def test_frame_stride_bad_input():
+    for bad in (0, -4, 1.5, True):
+        with pytest.raises(ValueError, match="frame_stride must be an int >= 1"): render_clip(1, 9, 16, 16, frame_stride=bad)
+    with pytest.raises(ValueError, match="frame_stride 3"): clip_batch([render_clip(1, 9, 16, 16, flow_stride=4, frame_stride=3)])
+    mixed = [render_clip(1, 9, 16, 16, flow_stride=4), render_clip(2, 9, 16, 16, flow_stride=4, frame_stride=4)]
+    with pytest.raises(ValueError, match="frame_stride"): clip_batch(mixed)
+
+
+def test_training_stream_in_order_and_disjoint_across_workers():
+    stream = TrainingStream(range(20, 28), batch_size=2, num_frames=9, image_size=16)
+    by_one = list(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0))
+    assert len(by_one) == 4
+    assert by_one[0]["video"].shape == (2, 3, 3, 16, 16) and by_one[0]["scene_flow"].shape == (2, 3, 16, 16, 3)
+    assert by_one[0]["c2w"].shape == (2, 3, 4, 4) and by_one[0]["K"].shape == (2, 3, 3)
+    assert torch.equal(by_one[2]["video"], render_training_batch([24, 25], num_frames=9, image_size=16)["video"])
+    by_two = list(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=2))
+    assert len(by_two) == 4
+    for a, b in zip(by_one, by_two): assert torch.equal(a["video"], b["video"])  # the same batches in the same order
+    assert all(not torch.equal(by_two[i]["video"], by_two[j]["video"]) for i in range(4) for j in range(i))  # each world once
+
+
+def test_training_stream_bad_input():
+    with pytest.raises(ValueError, match="batch_size"): TrainingStream(range(3), batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"): TrainingStream(range(8), batch_size=0)
+
+
+def test_camera_loss_defaults_have_one_source(batch):
+    "geometry_loss without options uses camera_loss's own defaults; CAMERA_LOSS lists them all."
+    gt, out = _perfect(batch)
+    noisy = [p + 0.05 * torch.randn_like(p) for p in out.pose_enc_list]
+    out = GeometryModelOutput(**{**out, "pose_enc_list": noisy})
+    assert geometry_loss(out, gt)["camera"].item() == pytest.approx(camera_loss(noisy, gt["pose_enc"]).item(), rel=1e-6)
+    legacy = geometry_loss(out, gt, camera={"legacy": True})["camera"].item()
+    assert legacy == pytest.approx(camera_loss(noisy, gt["pose_enc"], legacy=True).item(), rel=1e-6)
+    assert CAMERA_LOSS["legacy"] is False and {"gamma", "min_baseline", "direction"} <= set(CAMERA_LOSS)
+
+
+def test_argument_parser_defaults_and_options():
+    a = geomodel_argument_parser(pool_time=90, refresh=1).parse_args(["--workers", "3", "--camera-loss", '{"legacy": true}'])
+    options = train_geomodel_options(a)
+    assert (options["pool_time"], options["refresh"], options["workers"]) == (90, 1, 3)
+    assert options["camera_loss_options"] == {"legacy": True} and options["loss_weights"] is None and options["config"] is None
+
+
+def test_cli_tiny_stream_run(tmp_path):
+    "--workers: a stream of fresh clips from a CPU DataLoader worker instead of a pool."
+    m = train_geomodel_cli(["--output-dir", str(tmp_path), "--steps", "2", "--batch-size", "2", "--workers", "1", "--eval-clips", "2",
+                            "--device", "cpu", "--config", json.dumps(TINY)])
+    assert (tmp_path / "config.json").exists() and m["summary"]["all"]["clips"] == 2
+

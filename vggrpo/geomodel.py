@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import time
@@ -29,7 +30,8 @@ __all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'Attention', 'Block
            'join_tokens', 'run_blocks', 'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets',
            'confidence_regression_loss', 'pair_motion', 'camera_loss', 'flow_loss', 'geometry_loss',
            'render_training_batch', 'TrainingStream', 'train_geomodel', 'clip_metrics', 'fov_pair', 'summarize_metrics',
-           'evaluate_geomodel', 'save_geomodel', 'train_geomodel_cli']
+           'evaluate_geomodel', 'save_geomodel', 'geomodel_argument_parser', 'train_geomodel_options',
+           'train_geomodel_cli']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
 class Attention(nn.Module):
@@ -327,8 +329,6 @@ from .worlds import render_clip, split_seeds
 
 # %% ../nbs/05_geomodel.ipynb #437b82e4
 LOSS_WEIGHTS = dict(camera=5.0, depth=1.0, points=1.0, flow=5.0, sky=0.1)
-# the camera loss (see `camera_loss`); `legacy=True` is the plain L1 of training stages 1-2 (camera weight 5, then 15)
-CAMERA_LOSS = dict(translation_scale=0.1, rotation_scale=0.1, relative=1.0, direction=1.0, min_baseline=0.02, legacy=False)
 
 def _gradient_error(err, conf, valid):
     "Confidence-weighted L1 of the spatial gradient of `err [B,T,H,W,C]`."
@@ -406,6 +406,9 @@ def camera_loss(
         total = total + gamma ** (n - 1 - k) * term
     return total
 
+# the options of `camera_loss` and their defaults, read off its signature; `legacy=True` is the plain L1 of stages 1-2
+CAMERA_LOSS = {k: p.default for k, p in inspect.signature(camera_loss).parameters.items() if p.default is not inspect.Parameter.empty}
+
 def flow_loss(
     pred: torch.Tensor,     # [B, T, H, W, 3]
     target: torch.Tensor,   # [B, T, H, W, 3]
@@ -451,8 +454,15 @@ def render_training_batch(
     return clip_batch(clips, frame_stride)
 
 class TrainingStream(torch.utils.data.IterableDataset):
-    "An endless stream of freshly rendered training batches: DataLoader worker w renders batches w, w + n, w + 2n, ... on the CPU."
-    def __init__(self, seeds, batch_size: int = 32, num_frames: int = 33, frame_stride: int = 4, image_size: int = 64):
+    "Freshly rendered training batches, each world once: DataLoader worker w of n renders batches w, w + n, w + 2n, ... on the CPU."
+    def __init__(self,
+                 seeds,                 # world seeds, in order: batch i is seeds[i·batch_size : (i + 1)·batch_size]
+                 batch_size: int = 32,  # clips per batch
+                 num_frames: int = 33,  # frames of the world clip
+                 frame_stride: int = 4, # model frames = every `frame_stride`-th frame (only those are rendered)
+                 image_size: int = 64): # H = W
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(seeds):
+            raise ValueError(f"batch_size must be an int in [1, len(seeds)] = [1, {len(seeds)}], got {batch_size!r}")
         self.seeds, self.batch_size, self.kw = seeds, batch_size, dict(num_frames=num_frames, frame_stride=frame_stride, image_size=image_size)
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -630,8 +640,8 @@ def save_geomodel(model: GeometryModel, path, half: bool = True) -> Path:
     return path
 
 # %% ../nbs/05_geomodel.ipynb #6e184b40
-def train_geomodel_cli(argv: list | None = None) -> dict:
-    "`vggrpo train-geomodel`: train Φ, save it (diffusers format), evaluate it on the test split, write metrics.json."
+def geomodel_argument_parser(**defaults) -> argparse.ArgumentParser:
+    "The flags of `vggrpo train-geomodel` (the options of `train_geomodel`); `defaults` replace defaults (the GPU run script's)."
     p = argparse.ArgumentParser(prog="vggrpo train-geomodel", description="Train the RGB 4D geometry model Φ on synthetic worlds.")
     p.add_argument("--output-dir", default="runs/geomodel", help="where config.json, weights, metrics.json and train_log.json go")
     p.add_argument("--steps", type=int, default=20_000)
@@ -639,6 +649,7 @@ def train_geomodel_cli(argv: list | None = None) -> dict:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--pool-size", type=int, default=2048)
+    p.add_argument("--pool-time", type=float, default=None, help="stop rendering the pool after this many seconds")
     p.add_argument("--refresh", type=int, default=2)
     p.add_argument("--workers", type=int, default=0, help="> 0: train on a stream of fresh clips rendered by this many CPU workers (no pool)")
     p.add_argument("--eval-clips", type=int, default=256)
@@ -648,11 +659,21 @@ def train_geomodel_cli(argv: list | None = None) -> dict:
     p.add_argument("--init-from", default=None, help="folder of a saved GeometryModel to continue training from")
     p.add_argument("--loss-weights", default=None, help='JSON dict of LOSS_WEIGHTS overrides, e.g. \'{"camera": 10}\'')
     p.add_argument("--camera-loss", default=None, help='JSON dict of CAMERA_LOSS overrides, e.g. \'{"legacy": true}\'')
-    a = p.parse_args(argv)
-    model, log = train_geomodel(steps=a.steps, time_budget=a.time_budget, batch_size=a.batch_size, lr=a.lr, pool_size=a.pool_size,
-                                refresh=a.refresh, workers=a.workers, device=a.device, seed=a.seed, config=json.loads(a.config) if a.config else None,
-                                init_from=a.init_from, loss_weights=json.loads(a.loss_weights) if a.loss_weights else None,
-                                camera_loss_options=json.loads(a.camera_loss) if a.camera_loss else None)
+    p.set_defaults(**defaults)
+    return p
+
+def train_geomodel_options(args: argparse.Namespace) -> dict:
+    "The keyword arguments of `train_geomodel` from flags parsed by `geomodel_argument_parser` (JSON flags decoded)."
+    def decode(text): return json.loads(text) if text else None
+    return dict(steps=args.steps, time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr, pool_size=args.pool_size,
+                pool_time=args.pool_time, refresh=args.refresh, workers=args.workers, device=args.device, seed=args.seed,
+                config=decode(args.config), init_from=args.init_from, loss_weights=decode(args.loss_weights),
+                camera_loss_options=decode(args.camera_loss))
+
+def train_geomodel_cli(argv: list | None = None) -> dict:
+    "`vggrpo train-geomodel`: train Φ, save it (diffusers format), evaluate it on the test split, write metrics.json."
+    a = geomodel_argument_parser().parse_args(argv)
+    model, log = train_geomodel(**train_geomodel_options(a))
     out = Path(a.output_dir)
     save_geomodel(model, out)
     (out / "train_log.json").write_text(json.dumps(log))
