@@ -163,7 +163,7 @@ def test_shipped_lgm_loads_offline_and_feeds_the_rewards():
 
 
 def test_shipped_lgm_agrees_with_phi_on_an_encoded_clip():
-    "The shipped LGM on the latents of a held-out clip reproduces Φ on its RGB frames (measured: depth AbsRel ≈ 0.06)."
+    "The shipped LGM on the latents of a held-out clip reproduces Φ on its RGB frames (measured with the shipped k=2 LGM: depth AbsRel 0.078, rotation 1.3°)."
     from vggrpo.geomodel import clip_batch, clip_metrics
     from vggrpo.lgm import reference_batch
     from vggrpo.video import encode_video, load_pipeline
@@ -171,9 +171,10 @@ def test_shipped_lgm_agrees_with_phi_on_an_encoded_clip():
     clip = render_clip(split_seeds("test", 3)[-1], flow_stride=4)
     with torch.no_grad():
         latents = encode_video(load_pipeline("tiny"), clip.rgb[None])
-        lgm_out = LatentGeometryModel.from_pretrained().eval()(latents)
         phi_out = GeometryModel.from_pretrained().eval()(clip_batch([clip])["video"])
-        untrained = LatentGeometryModel.from_geomodel(GeometryModel.from_pretrained(), 2).eval()(latents)
+        lgm = LatentGeometryModel.from_pretrained().eval()
+        lgm_out = lgm(latents)
+        untrained = LatentGeometryModel.from_geomodel(GeometryModel.from_pretrained(), lgm.stitch_layer).eval()(latents)
     shipped = clip_metrics(lgm_out, reference_batch(phi_out))[0]
     fresh = clip_metrics(untrained, reference_batch(phi_out))[0]
     assert shipped["depth_absrel"] < 0.15 and shipped["rotation_error_deg"] < 3.0
