@@ -75,7 +75,7 @@ def build_models(
         vae, transformer = AutoencoderKLWan(**WAN21_VAE_CONFIG), WanTransformer3DModel(**WAN21_1_3B_CONFIG)
         latent_frames = (size["frames"] - 1) // 4 + 1
         phi = GeometryModel(sample_size=size["width"], max_frames=latent_frames)
-        k = json.loads((LGM_WEIGHTS / "config.json").read_text())["stitch_layer"] if (LGM_WEIGHTS / "config.json").exists() else 4
+        k = LatentGeometryModel.load_config(LGM_WEIGHTS)["stitch_layer"] if (LGM_WEIGHTS / "config.json").exists() else 4
         lgm = LatentGeometryModel(geomodel_config=dict(phi.config), stitch_layer=k, num_latent_frames=latent_frames)  # the shipped k
     models = {"vae": vae, "transformer": transformer, "phi": phi, "lgm": lgm}
     return {**{k: m.to(device, dtype).eval().requires_grad_(False) for k, m in models.items()}, "size": size}

@@ -516,28 +516,32 @@ def train_geomodel(
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n and "token" not in n]
     other = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n and "token" not in n)]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=weight_decay), dict(params=other, weight_decay=0.0)], lr=lr, betas=(0.9, 0.95))
-    train_seeds = iter(split_seeds("train")[seed * 10 ** 5:])
-    render = lambda n: render_training_batch([next(train_seeds) for _ in range(n)], num_frames, frame_stride, image_size, device)
-    t0, pool = time.perf_counter(), {}
-    def have(): return len(pool.get("video", ()))
+    seeds = split_seeds("train")[seed * 10 ** 5:]
+    gen = torch.Generator(device="cpu").manual_seed(seed)
     if workers:  # a pool is reused many times and its cameras get memorised; a stream never repeats a clip
-        stream = iter(torch.utils.data.DataLoader(TrainingStream(split_seeds("train")[seed * 10 ** 5:], batch_size, num_frames, frame_stride, image_size),
+        stream = iter(torch.utils.data.DataLoader(TrainingStream(seeds, batch_size, num_frames, frame_stride, image_size),
                                                   batch_size=None, num_workers=workers, pin_memory=device.type == "cuda", prefetch_factor=4))
+        def next_batch(first): return {k: v.to(device, non_blocking=True) for k, v in next(stream).items()}
     else:
+        train_seeds = iter(seeds)
+        render = lambda n: render_training_batch([next(train_seeds) for _ in range(n)], num_frames, frame_stride, image_size, device)
+        t0, pool = time.perf_counter(), {}
+        def have(): return len(pool.get("video", ()))
         while have() < pool_size and (have() < batch_size or pool_time is None or time.perf_counter() - t0 < pool_time):
             pool = _pool_put(pool, render(min(32, pool_size - have())))
         if verbose: print(f"rendered a pool of {have()} clips in {time.perf_counter() - t0:.1f} s", flush=True)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+        def next_batch(first):  # after each step, `refresh` fresh clips replace random pool entries
+            nonlocal pool
+            if refresh and not first: pool = _pool_put(pool, render(refresh), torch.randint(len(pool["video"]), (refresh,), generator=gen).to(device))
+            idx = torch.randint(len(pool["video"]), (batch_size,), generator=gen).to(device)
+            return {k: v[idx] for k, v in pool.items()}
     amp = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
     log, t0, step, acc = [], time.perf_counter(), 0, {}
     while True:
         progress = max(step / steps, (time.perf_counter() - t0) / time_budget if time_budget else 0.0)
         if progress >= 1: break
         for g in opt.param_groups: g["lr"] = _learning_rate(progress, lr)
-        if workers: batch = {k: v.to(device, non_blocking=True) for k, v in next(stream).items()}
-        else:
-            idx = torch.randint(len(pool["video"]), (batch_size,), generator=gen).to(device)
-            batch = {k: v[idx] for k, v in pool.items()}
+        batch = next_batch(step == 0)
         gt = normalize_targets(batch)
         with torch.autocast(**amp): out = model(batch["video"].float())
         terms = geometry_loss(out, gt, loss_weights, camera_loss_options)
@@ -545,7 +549,6 @@ def train_geomodel(
         terms["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         opt.step()
-        if refresh and not workers: pool = _pool_put(pool, render(refresh), torch.randint(len(pool["video"]), (refresh,), generator=gen).to(device))
         for k, v in terms.items(): acc[k] = acc.get(k, 0.0) + v.detach()
         step += 1
         if step % log_every == 0:
