@@ -29,9 +29,9 @@ __all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'Attention', 'Block
            'GeometryModelOutput', 'load_shipped', 'GeometryModel', 'special_tokens', 'embed', 'split_tokens',
            'join_tokens', 'run_blocks', 'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets',
            'confidence_regression_loss', 'pair_motion', 'camera_loss', 'flow_loss', 'geometry_loss',
-           'render_training_batch', 'TrainingStream', 'train_geomodel', 'clip_metrics', 'fov_pair', 'summarize_metrics',
-           'evaluate_geomodel', 'save_geomodel', 'geomodel_argument_parser', 'train_geomodel_options',
-           'train_geomodel_cli']
+           'training_camera_path', 'render_training_batch', 'TrainingStream', 'train_geomodel', 'clip_metrics',
+           'fov_pair', 'summarize_metrics', 'evaluate_geomodel', 'save_geomodel', 'geomodel_argument_parser',
+           'train_geomodel_options', 'train_geomodel_cli']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
 class Attention(nn.Module):
@@ -325,7 +325,7 @@ def normalize_targets(
                 points=points / s[..., None], scene_flow=flow / s[..., None], valid=valid, dynamic=batch["dynamic"], scale=scale)
 
 # %% ../nbs/05_geomodel.ipynb #76ccf216
-from .worlds import render_clip, split_seeds
+from .worlds import CAMERA_PATHS, render_clip, split_seeds
 
 # %% ../nbs/05_geomodel.ipynb #437b82e4
 LOSS_WEIGHTS = dict(camera=5.0, depth=1.0, points=1.0, flow=5.0, sky=0.1)
@@ -441,15 +441,30 @@ def geometry_loss(
     return terms
 
 # %% ../nbs/05_geomodel.ipynb #c342af2c
+def training_camera_path(
+    seed: int,                        # world seed
+    path_weights: dict | None = None, # camera-path kind -> relative weight (kinds left out weigh 1); None: the world's own path
+) -> str | None:                      # the kind to render `seed` with (None: the one the world samples)
+    "The camera-path kind of a training clip: the world's own, or one drawn (deterministically from `seed`) with `path_weights`."
+    if not path_weights: return None
+    if not isinstance(path_weights, dict) or set(path_weights) - set(CAMERA_PATHS):
+        raise ValueError(f"path_weights must be a dict with keys from {CAMERA_PATHS}, got {path_weights!r}")
+    w = np.array([float(path_weights.get(k, 1.0)) for k in CAMERA_PATHS])
+    if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+        raise ValueError(f"path_weights must be finite, non-negative and not all zero, got {path_weights!r}")
+    return CAMERA_PATHS[np.random.default_rng([int(seed), 0x5EED]).choice(len(w), p=w / w.sum())]
+
 def render_training_batch(
     seeds,                   # world seeds
     num_frames: int = 33,    # frames of the world clip
     frame_stride: int = 4,   # model frames = every `frame_stride`-th frame
     image_size: int = 64,    # H = W
     device="cpu",            # where to render
+    path_weights: dict | None = None,  # oversample camera-path kinds (see `training_camera_path`); None: as the worlds sample them
 ) -> dict:                   # `clip_batch` dict
     "Render world clips (flow to the next model frame) and stack them into a batch."
-    clips = [render_clip(int(s), num_frames, image_size, image_size, flow_stride=frame_stride, frame_stride=frame_stride, device=device)
+    clips = [render_clip(int(s), num_frames, image_size, image_size, flow_stride=frame_stride, frame_stride=frame_stride, device=device,
+                         camera_path=training_camera_path(s, path_weights))
              for s in seeds]  # only the kept frames are rendered
     return clip_batch(clips, frame_stride)
 
@@ -460,10 +475,13 @@ class TrainingStream(torch.utils.data.IterableDataset):
                  batch_size: int = 32,  # clips per batch
                  num_frames: int = 33,  # frames of the world clip
                  frame_stride: int = 4, # model frames = every `frame_stride`-th frame (only those are rendered)
-                 image_size: int = 64): # H = W
+                 image_size: int = 64,  # H = W
+                 path_weights: dict | None = None): # oversample camera-path kinds (see `training_camera_path`)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(seeds):
             raise ValueError(f"batch_size must be an int in [1, len(seeds)] = [1, {len(seeds)}], got {batch_size!r}")
-        self.seeds, self.batch_size, self.kw = seeds, batch_size, dict(num_frames=num_frames, frame_stride=frame_stride, image_size=image_size)
+        training_camera_path(seeds[0], path_weights)  # bad weights fail here, not in a worker
+        self.seeds, self.batch_size = seeds, batch_size
+        self.kw = dict(num_frames=num_frames, frame_stride=frame_stride, image_size=image_size, path_weights=path_weights)
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
@@ -500,6 +518,7 @@ def train_geomodel(
     init_from=None,                # folder of a saved GeometryModel to continue from (its config wins over `config`)
     loss_weights: dict | None = None,  # overrides of `LOSS_WEIGHTS`
     camera_loss_options: dict | None = None,  # overrides of `CAMERA_LOSS` (e.g. {"legacy": True} for the first runs' L1)
+    path_weights: dict | None = None,  # oversample camera-path kinds, e.g. {"orbit": 3} (see `training_camera_path`)
     num_frames: int = 33,          # world clip length
     frame_stride: int = 4,         # model frames = every 4th frame
     image_size: int = 64,          # H = W
@@ -519,12 +538,12 @@ def train_geomodel(
     seeds = split_seeds("train")[seed * 10 ** 5:]
     gen = torch.Generator(device="cpu").manual_seed(seed)
     if workers:  # a pool is reused many times and its cameras get memorised; a stream never repeats a clip
-        stream = iter(torch.utils.data.DataLoader(TrainingStream(seeds, batch_size, num_frames, frame_stride, image_size),
+        stream = iter(torch.utils.data.DataLoader(TrainingStream(seeds, batch_size, num_frames, frame_stride, image_size, path_weights),
                                                   batch_size=None, num_workers=workers, pin_memory=device.type == "cuda", prefetch_factor=4))
         def next_batch(first): return {k: v.to(device, non_blocking=True) for k, v in next(stream).items()}
     else:
         train_seeds = iter(seeds)
-        render = lambda n: render_training_batch([next(train_seeds) for _ in range(n)], num_frames, frame_stride, image_size, device)
+        render = lambda n: render_training_batch([next(train_seeds) for _ in range(n)], num_frames, frame_stride, image_size, device, path_weights)
         t0, pool = time.perf_counter(), {}
         def have(): return len(pool.get("video", ()))
         while have() < pool_size and (have() < batch_size or pool_time is None or time.perf_counter() - t0 < pool_time):
@@ -662,6 +681,7 @@ def geomodel_argument_parser(**defaults) -> argparse.ArgumentParser:
     p.add_argument("--init-from", default=None, help="folder of a saved GeometryModel to continue training from")
     p.add_argument("--loss-weights", default=None, help='JSON dict of LOSS_WEIGHTS overrides, e.g. \'{"camera": 10}\'')
     p.add_argument("--camera-loss", default=None, help='JSON dict of CAMERA_LOSS overrides, e.g. \'{"legacy": true}\'')
+    p.add_argument("--path-weights", default=None, help='JSON dict: oversample camera-path kinds, e.g. \'{"orbit": 3}\' (others weigh 1)')
     p.set_defaults(**defaults)
     return p
 
@@ -671,7 +691,7 @@ def train_geomodel_options(args: argparse.Namespace) -> dict:
     return dict(steps=args.steps, time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr, pool_size=args.pool_size,
                 pool_time=args.pool_time, refresh=args.refresh, workers=args.workers, device=args.device, seed=args.seed,
                 config=decode(args.config), init_from=args.init_from, loss_weights=decode(args.loss_weights),
-                camera_loss_options=decode(args.camera_loss))
+                camera_loss_options=decode(args.camera_loss), path_weights=decode(args.path_weights))
 
 def train_geomodel_cli(argv: list | None = None) -> dict:
     "`vggrpo train-geomodel`: train Φ, save it (diffusers format), evaluate it on the test split, write metrics.json."
