@@ -8,8 +8,8 @@ import torch
 from vggrpo.geometry import make_pose, axis_angle_to_matrix
 from vggrpo.geomodel import (CAMERA_LOSS, DEFAULT_WEIGHTS, GeometryModel, GeometryModelOutput, TrainingStream, camera_loss, clip_batch,
                              clip_metrics, flow_loss, geomodel_argument_parser, geometry_loss, normalize_targets, render_training_batch,
-                             save_geomodel, train_geomodel_cli, train_geomodel_options)
-from vggrpo.worlds import render_clip, split_seeds
+                             save_geomodel, train_geomodel_cli, train_geomodel_options, training_camera_path)
+from vggrpo.worlds import CAMERA_PATHS, render_clip, sample_camera_path, split_seeds
 
 TINY = dict(hidden_size=32, num_layers=4, num_heads=2, head_channels=16, camera_depth=1)
 
@@ -245,6 +245,27 @@ def test_argument_parser_defaults_and_options():
     options = train_geomodel_options(a)
     assert (options["pool_time"], options["refresh"], options["workers"]) == (90, 1, 3)
     assert options["camera_loss_options"] == {"legacy": True} and options["loss_weights"] is None and options["config"] is None
+    assert options["path_weights"] is None
+    assert train_geomodel_options(geomodel_argument_parser().parse_args(["--path-weights", '{"orbit": 3}']))["path_weights"] == {"orbit": 3}
+
+
+def test_path_weights_oversample_a_move_and_keep_the_rest_of_the_world():
+    kinds = [training_camera_path(s, {"orbit": 5}) for s in range(600)]
+    assert 0.5 < kinds.count("orbit") / len(kinds) < 0.75  # 5 / 10
+    assert all(training_camera_path(s) is None for s in range(5))  # no weights: the world's own path
+    only_truck = {k: float(k == "truck") for k in CAMERA_PATHS}
+    b = render_training_batch([7, 9], num_frames=9, image_size=16, path_weights=only_truck)
+    for i, s in enumerate((7, 9)):
+        clip = render_clip(s, 9, 16, 16, camera_path="truck", flow_stride=4, frame_stride=4)
+        assert torch.equal(b["c2w"][i], clip.c2w) and torch.equal(b["video"][i], clip.rgb)
+        assert sample_camera_path(s, "truck").radius == sample_camera_path(s).radius  # the same world, only the kind of move forced
+
+
+def test_path_weights_bad_input():
+    for bad, match in (({"circle": 1}, "keys from"), ({"orbit": -1.0}, "non-negative"), ({k: 0 for k in CAMERA_PATHS}, "not all zero"),
+                       ("orbit", "keys from")):
+        with pytest.raises(ValueError, match=match): training_camera_path(0, bad)
+    with pytest.raises(ValueError, match="finite"): TrainingStream(range(8), batch_size=2, path_weights={"pan": float("inf")})
 
 
 def test_cli_tiny_stream_run(tmp_path):
