@@ -584,4 +584,5 @@ def train_cli(argv: list[str] | None = None) -> int:
     history = trainer.train(args.steps, resume=args.resume)
     if accelerator.is_main_process and history:
         print(json.dumps(history[-1]))
+    accelerator.end_training()  # destroys the process group: without it gloo's threads can abort a rank at interpreter exit
     return 0
