@@ -532,10 +532,11 @@ def evaluate_lgm(
     data: dict,  # rows with `latents`, `video` and (where `has_gt`) ground truth
     batch_size: int = 32,  # clips per forward
     phi_vs_gt: bool = True,  # also score Φ against ground truth (the same for every LGM: skip it when comparing LGMs)
-) -> dict:  # {"teacher": mean agreement terms, "teacher_total", "lgm_vs_phi", "lgm_vs_gt", "phi_vs_gt": metric means}
+    decode=None,  # callable latents → pixels: also score the route the LGM replaces, Φ on the VAE-decoded frames
+) -> dict:  # {"teacher": mean agreement terms, "teacher_total", "lgm_vs_phi", "lgm_vs_gt", "phi_vs_gt"[, "phi_decoded_vs_gt", "lgm_vs_phi_decoded"]: metric means}
     "LGM(latents) against Φ(RGB), and both against ground truth where there is one; means over clips."
     lgm.eval(); phi.eval()
-    rows = {"lgm_vs_phi": [], "lgm_vs_gt": [], "phi_vs_gt": []}
+    rows = {"lgm_vs_phi": [], "lgm_vs_gt": [], "phi_vs_gt": [], "phi_decoded_vs_gt": [], "lgm_vs_phi_decoded": []}
     agree, n = {}, 0
     for b in _batches(len(data["latents"]), batch_size):
         d = subset(data, b)
@@ -550,6 +551,11 @@ def evaluate_lgm(
             pick = lambda o: GeometryModelOutput(**{k: ([p[gt] for p in v] if isinstance(v, list) else v[gt]) for k, v in o.items()})
             rows["lgm_vs_gt"] += clip_metrics(pick(out), truth)
             if phi_vs_gt: rows["phi_vs_gt"] += clip_metrics(pick(ref), truth)
+        if decode is not None and len(gt):  # on real clips: Φ on what the VAE gives back, as a reward without the LGM would see it
+            frames = decode(d["latents"]).float().clamp(-1, 1)[:, :, latent_pixel_frames(d["latents"].shape[2])]
+            _, ref_decoded = phi_tokens_at(phi, frames.to(phi.dtype), [])
+            rows["lgm_vs_phi_decoded"] += clip_metrics(out, reference_batch(ref_decoded))
+            rows["phi_decoded_vs_gt"] += clip_metrics(pick(ref_decoded), truth)
     result = {"teacher": {k: v / n for k, v in agree.items()}}
     result["teacher_total"] = float(teacher_loss(result["teacher"]))
     for name, r in rows.items():
@@ -666,7 +672,8 @@ def train_lgm(
     results["histories"] = histories; save()
 
     static, dynamic = subset(test, ~test["dynamic_scene"]), subset(test, test["dynamic_scene"])
-    results["test"] = {"static": evaluate_lgm(lgm, phi, static, batch_size), "dynamic": evaluate_lgm(lgm, phi, dynamic, batch_size)}
+    results["test"] = {"static": evaluate_lgm(lgm, phi, static, batch_size, decode=decode),
+                       "dynamic": evaluate_lgm(lgm, phi, dynamic, batch_size, decode=decode)}
     if gen_test is not None: results["test"]["generated"] = evaluate_lgm(lgm, phi, gen_test, batch_size)
     for name, r in results["test"].items(): log(_summary_line(f"test {name}", r))
     save()
