@@ -25,7 +25,7 @@ __all__ = ['NUM_FRAMES', 'HEIGHT', 'WIDTH', 'TINY_WEIGHTS', 'TINY_CONFIG', 'buil
            'check_pipeline_folder', 'load_pipeline', 'sample_videos', 'vae_loss', 'tokenize_prompts',
            'prompt_embeds_from_ids', 'flow_matching_loss', 'TrainConfig', 'render_world_clips', 'to_pixels',
            'latent_statistics', 'set_latent_statistics', 'encode_clips', 'psnr', 'ssim', 'reconstruction_metrics',
-           'prompt_colours', 'colour_areas', 'colour_adherence', 'train_base', 'train_base_cli']
+           'prompt_colours', 'colour_areas', 'colour_adherence', 'adherence_vs_chance', 'train_base', 'train_base_cli']
 
 # %% ../nbs/04_video.ipynb #46e46405
 NUM_FRAMES, HEIGHT, WIDTH = 33, 64, 64  # the project's default clip; latents [16, 9, 8, 8]
@@ -482,14 +482,37 @@ def colour_adherence(
     prompts: list,            # B prompts
 ) -> float:                   # mean over clips of |top-k colours ∩ prompt colours| / k
     "How well clips show the colours their prompts name (1: the k named colours are the k largest areas)."
-    scores = []
-    for v, p in zip(videos, prompts):
-        named = set(prompt_colours(p))
-        if not named: continue
-        areas = colour_areas(v)
-        top = sorted(areas, key=areas.get, reverse=True)[:len(named)]
-        scores.append(len(named & set(top)) / len(named))
+    scores = [_colour_score(colour_areas(v), p) for v, p in zip(videos, prompts)]
+    scores = [s for s in scores if s is not None]
     return float(np.mean(scores)) if scores else float("nan")
+
+def _colour_score(areas: dict, prompt: str) -> float | None:
+    "Share of the prompt's k colours among the k largest areas (None: the prompt names no colour)."
+    named = set(prompt_colours(prompt))
+    if not named: return None
+    top = sorted(areas, key=areas.get, reverse=True)[:len(named)]
+    return len(named & set(top)) / len(named)
+
+def adherence_vs_chance(
+    videos: torch.Tensor,     # [B, 3, T, H, W] in [-1, 1]
+    prompts: list,            # B prompts, one per video
+    n_boot: int = 2000,       # bootstrap resamples of the clips
+    seed: int = 0,            # bootstrap seed
+) -> dict:                    # adherence, chance, gain (= adherence - chance), gain_ci (95 %), clips
+    "Colour adherence to each clip's own prompt against its mean adherence to every *other* prompt (chance), with a bootstrap interval of the gain."
+    if len(videos) != len(prompts) or len(prompts) < 2: raise ValueError(f"need at least 2 videos with one prompt each, got {len(videos)} videos and {len(prompts)} prompts")
+    areas = [colour_areas(v) for v in videos]
+    own, chance = [], []
+    for i, a in enumerate(areas):
+        s = _colour_score(a, prompts[i])
+        others = [x for j, p in enumerate(prompts) if j != i and (x := _colour_score(a, p)) is not None]
+        if s is None or not others: continue
+        own.append(s); chance.append(float(np.mean(others)))
+    own, chance = np.array(own), np.array(chance)
+    gain = own - chance
+    boot = np.random.default_rng(seed).choice(gain, (n_boot, len(gain))).mean(1)
+    return dict(adherence=float(own.mean()), chance=float(chance.mean()), gain=float(gain.mean()),
+                gain_ci=[float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], clips=len(gain))
 
 # %% ../nbs/04_video.ipynb #57e7874e
 def train_base(

@@ -18,7 +18,8 @@ t0 = time.time()
 print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu", torch.__version__, flush=True)
 torch.backends.cuda.matmul.allow_tf32 = True
 torch.backends.cudnn.allow_tf32 = True
-common = dict(output_dir=str(run), num_train_clips=2560, num_val_clips=64, render_time_budget_s=75, mixed_precision="bf16",
+common = dict(output_dir=str(run), num_train_clips=int(os.environ.get("NUM_CLIPS", 2560)), num_val_clips=64,
+              render_time_budget_s=float(os.environ.get("RENDER_S", 75)), mixed_precision="bf16",
               checkpoint_every=0, log_every=20, resume=False)
 if os.environ.get("MICRO"):  # a CPU smoke test of this script
     common.update(num_train_clips=4, num_val_clips=2, vae_batch_size=2, dit_batch_size=2, vae_frames=5,
