@@ -1,5 +1,8 @@
 "Tests of vggrpo.video as a user imports it: tiny pipeline, latent round trip, loading, training resume."
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -180,3 +183,28 @@ def test_train_base_micro_run_saves_and_resumes(tmp_path):
     assert (out / "checkpoint-dit-3").is_dir()
     pipe = load_pipeline(out / "pipeline")
     assert pipe.transformer.config.num_layers == 1
+
+
+def test_stage_seeds_differ_across_ranks():
+    "Each process draws its own batches and noise; rank 0 keeps the single-process seeds, so one-GPU runs are unchanged."
+    from vggrpo.video import _stage_seed
+    assert _stage_seed(0, 5, 0) == 5 and _stage_seed(2, 5, 0) == 2 * 1_000_003 + 5
+    seeds = {_stage_seed(s, step, rank) for s in range(3) for step in range(100) for rank in range(8)}
+    assert len(seeds) == 3 * 100 * 8
+
+
+def test_train_base_on_two_processes_with_a_time_budget(tmp_path):
+    """`vggrpo train-base` on two CPU processes (torchrun, gloo): both stages run under DDP, the ranks agree on when the
+    DiT's time budget ends (a rank that stopped alone would hang the other's all-reduce), and the pipeline is saved."""
+    out = tmp_path / "run"
+    args = ["--output-dir", str(out), "--num-train-clips", "4", "--num-val-clips", "1", "--vae-steps", "2", "--vae-batch-size", "1",
+            "--vae-frames", "5", "--dit-steps", "100000", "--dit-time-budget-s", "4", "--dit-batch-size", "2", "--checkpoint-every", "0",
+            "--log-every", "1", "--warmup-steps", "1", "--model-config", json.dumps(MICRO), "--render-device", "cpu"]
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "vggrpo.cli",
+                             "train-base", *args], capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = json.loads((out / "history.json").read_text())
+    dit = [h for h in history if h["stage"] == "dit"]
+    assert [h["step"] for h in history if h["stage"] == "vae"] == [1, 2]
+    assert len(dit) >= 2 and dit[-1]["time"] >= 4 and dit[-1]["step"] < 100000  # stopped by the budget, not the step count
+    assert load_pipeline(out / "pipeline").transformer.config.num_layers == 1

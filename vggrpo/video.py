@@ -352,6 +352,10 @@ def _latest_checkpoint(folder: Path, stage: str):
     found = sorted(folder.glob(f"checkpoint-{stage}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
     return found[-1] if found else None
 
+def _stage_seed(seed: int, step: int, rank: int) -> int:
+    "Seed of one training step on one process: ranks draw different batches and noise (rank 0 keeps the single-process seeds)."
+    return seed * 1_000_003 + step + rank * 10 ** 12
+
 def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, cfg: TrainConfig, out: Path, history: list):
     "Generic loop: AdamW, warm-up + cosine on max(step/steps, time/budget), checkpoints, resume, tqdm."
     from tqdm.auto import tqdm
@@ -370,7 +374,7 @@ def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, 
     progress = max(step / steps, (elapsed / budget_s) if budget_s else 0.0)
     while progress < 1.0:
         for g in optimizer.param_groups: g["lr"] = g.setdefault("base_lr", g["lr"]) * _lr_factor(step, progress, cfg.warmup_steps)
-        generator = torch.Generator(accelerator.device).manual_seed(cfg.seed * 1_000_003 + step)
+        generator = torch.Generator(accelerator.device).manual_seed(_stage_seed(cfg.seed, step, accelerator.process_index))
         with accelerator.autocast():
             logs = step_fn(model, step, generator)
         accelerator.backward(logs["loss"])
@@ -378,6 +382,8 @@ def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, 
         optimizer.step(); optimizer.zero_grad(set_to_none=True)
         step += 1; bar.update(1)
         elapsed = time.perf_counter() - t0
+        if budget_s and accelerator.num_processes > 1:  # every rank must stop at the same step: the slowest clock decides
+            elapsed = float(accelerator.gather(torch.tensor([elapsed], device=accelerator.device)).max())
         progress = max(step / steps, (elapsed / budget_s) if budget_s else 0.0)
         if step % cfg.log_every == 0 or progress >= 1.0:
             entry = dict(stage=stage, step=step, time=round(elapsed, 2), lr=optimizer.param_groups[0]["lr"],
@@ -575,9 +581,9 @@ def train_base(
         pipe.transformer, pipe.text_encoder = both.transformer.eval(), both.text_encoder.eval()
         pipe.vae.to(device)
 
-    (out / "history.json").write_text(json.dumps(history))
-    (out / "info.json").write_text(json.dumps(info, indent=1))
     if accelerator.is_main_process:
+        (out / "history.json").write_text(json.dumps(history))
+        (out / "info.json").write_text(json.dumps(info, indent=1))
         pipe.to(torch.float16).save_pretrained(str(out / "pipeline"))
         pipe.to(torch.float32)
     return pipe
@@ -595,5 +601,7 @@ def train_base_cli(
     args = parser.parse_args(argv)
     cfg = TrainConfig(**vars(args))
     train_base(cfg)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():  # launched on several processes
+        torch.distributed.barrier(); torch.distributed.destroy_process_group()  # a clean exit for every rank (gloo aborts otherwise)
     print(f"saved {Path(cfg.output_dir) / 'pipeline'}")
     return 0
