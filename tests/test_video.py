@@ -194,8 +194,9 @@ def test_stage_seeds_differ_across_ranks():
 
 
 def test_train_base_on_two_processes_with_a_time_budget(tmp_path):
-    """`vggrpo train-base` on two CPU processes (torchrun, gloo): both stages run under DDP, the ranks agree on when the
-    DiT's time budget ends (a rank that stopped alone would hang the other's all-reduce), and the pipeline is saved."""
+    """`vggrpo train-base` on two CPU processes (torchrun, gloo): each renders its own half of the worlds, both stages run
+    under DDP, the ranks agree on when the DiT's time budget ends (a rank that stopped alone would hang the other's
+    all-reduce), and the pipeline is saved."""
     out = tmp_path / "run"
     args = ["--output-dir", str(out), "--num-train-clips", "4", "--num-val-clips", "1", "--vae-steps", "2", "--vae-batch-size", "1",
             "--vae-frames", "5", "--dit-steps", "100000", "--dit-time-budget-s", "4", "--dit-batch-size", "2", "--checkpoint-every", "0",
@@ -207,4 +208,6 @@ def test_train_base_on_two_processes_with_a_time_budget(tmp_path):
     dit = [h for h in history if h["stage"] == "dit"]
     assert [h["step"] for h in history if h["stage"] == "vae"] == [1, 2]
     assert len(dit) >= 2 and dit[-1]["time"] >= 4 and dit[-1]["step"] < 100000  # stopped by the budget, not the step count
+    info = json.loads((out / "info.json").read_text())
+    assert info["clips"] == 4 and info["clips_per_process"] == [2, 2]  # each process rendered its own half of the worlds
     assert load_pipeline(out / "pipeline").transformer.config.num_layers == 1

@@ -24,8 +24,9 @@ __all__ = ['NUM_FRAMES', 'HEIGHT', 'WIDTH', 'TINY_WEIGHTS', 'TINY_CONFIG', 'buil
            'check_video', 'latent_shape', 'encode_video', 'decode_latents_differentiable', 'decode_latents',
            'check_pipeline_folder', 'load_pipeline', 'sample_videos', 'vae_loss', 'tokenize_prompts',
            'prompt_embeds_from_ids', 'flow_matching_loss', 'TrainConfig', 'render_world_clips', 'to_pixels',
-           'latent_statistics', 'set_latent_statistics', 'encode_clips', 'psnr', 'ssim', 'reconstruction_metrics',
-           'prompt_colours', 'colour_areas', 'colour_adherence', 'adherence_vs_chance', 'train_base', 'train_base_cli']
+           'latent_statistics', 'pooled_statistics', 'set_latent_statistics', 'encode_clips', 'psnr', 'ssim',
+           'reconstruction_metrics', 'prompt_colours', 'colour_areas', 'colour_adherence', 'adherence_vs_chance',
+           'train_base', 'train_base_cli']
 
 # %% ../nbs/04_video.ipynb #46e46405
 NUM_FRAMES, HEIGHT, WIDTH = 33, 64, 64  # the project's default clip; latents [16, 9, 8, 8]
@@ -356,11 +357,17 @@ def _stage_seed(seed: int, step: int, rank: int) -> int:
     "Seed of one training step on one process: ranks draw different batches and noise (rank 0 keeps the single-process seeds)."
     return seed * 1_000_003 + step + rank * 10 ** 12
 
+class _StageStep(torch.nn.Module):
+    "A training step's loss as a module's forward: DDP (through `accelerator.prepare`) must see the call to sync gradients."
+    def __init__(self, inner: torch.nn.Module, step_fn):
+        super().__init__(); self.inner, self.step_fn = inner, step_fn
+    def forward(self, step: int, generator: torch.Generator) -> dict: return self.step_fn(self.inner, step, generator)
+
 def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, cfg: TrainConfig, out: Path, history: list):
     "Generic loop: AdamW, warm-up + cosine on max(step/steps, time/budget), checkpoints, resume, tqdm."
     from tqdm.auto import tqdm
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    model, optimizer = accelerator.prepare(model, optimizer)
+    model, optimizer = accelerator.prepare(_StageStep(model, step_fn), optimizer)
     step, elapsed = 0, 0.0
     ckpt = _latest_checkpoint(out, stage) if cfg.resume else None
     if ckpt is not None:
@@ -376,7 +383,7 @@ def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, 
         for g in optimizer.param_groups: g["lr"] = g.setdefault("base_lr", g["lr"]) * _lr_factor(step, progress, cfg.warmup_steps)
         generator = torch.Generator(accelerator.device).manual_seed(_stage_seed(cfg.seed, step, accelerator.process_index))
         with accelerator.autocast():
-            logs = step_fn(model, step, generator)
+            logs = model(step, generator)
         accelerator.backward(logs["loss"])
         accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
         optimizer.step(); optimizer.zero_grad(set_to_none=True)
@@ -397,7 +404,7 @@ def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, 
             for old in sorted(out.glob(f"checkpoint-{stage}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))[:-2]:
                 import shutil; shutil.rmtree(old)
     bar.close()
-    return accelerator.unwrap_model(model, keep_fp32_wrapper=False), step
+    return accelerator.unwrap_model(model, keep_fp32_wrapper=False).inner, step
 
 @torch.no_grad()
 def latent_statistics(
@@ -411,6 +418,17 @@ def latent_statistics(
           for i in range(0, len(clips_uint8), batch_size)]
     z = torch.cat(zs).transpose(0, 1).reshape(vae.config.z_dim, -1)
     return z.mean(1).cpu(), z.std(1).cpu()
+
+def pooled_statistics(
+    means: torch.Tensor,   # [P, C] per-part means
+    stds: torch.Tensor,    # [P, C] per-part standard deviations (unbiased, as `torch.std`)
+    counts: torch.Tensor,  # [P] values per part and channel
+) -> tuple:                # (mean [C], std [C]) of all parts together
+    "Mean and (unbiased) standard deviation of the union of several parts, from each part's own."
+    n = counts.double()[:, None]
+    mean = (means.double() * n).sum(0) / n.sum()
+    squares = (stds.double() ** 2 * (n - 1) + n * means.double() ** 2).sum(0)
+    return mean.float(), ((squares - n.sum() * mean ** 2) / (n.sum() - 1)).clamp_min(0).sqrt().float()
 
 def set_latent_statistics(vae: AutoencoderKLWan, mean, std) -> None:
     "Write per-channel statistics into the VAE's config, where WanPipeline reads them."
@@ -527,7 +545,7 @@ def train_base(
     "Train the tiny Wan on the worlds: VAE, latent statistics, then DiT + text encoder; save everything."
     from accelerate import Accelerator
     out = Path(cfg.output_dir); out.mkdir(parents=True, exist_ok=True)
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())  # on CPU: gloo under torchrun
     device = accelerator.device
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     history = json.loads((out / "history.json").read_text()) if cfg.resume and (out / "history.json").exists() else []
@@ -538,12 +556,18 @@ def train_base(
     render_device = device if cfg.render_device == "auto" else torch.device(cfg.render_device)
     from vggrpo.worlds import split_seeds
     t = time.perf_counter()
-    train, prompts, mix = render_world_clips(split_seeds("train", cfg.num_train_clips), device=render_device,
+    shard = split_seeds("train", cfg.num_train_clips)[accelerator.process_index::accelerator.num_processes]  # each process its own worlds
+    train, prompts, mix = render_world_clips(shard, device=render_device,
                                              progress=accelerator.is_local_main_process, time_budget_s=cfg.render_time_budget_s)
     val, val_prompts, _ = render_world_clips(split_seeds("validation", cfg.num_val_clips), device=render_device,
                                              progress=accelerator.is_local_main_process)
     train, val = train.to(device), val.to(device)
     info = dict(mix, render_s=round(time.perf_counter() - t, 1))
+    if accelerator.num_processes > 1:  # the mix over all processes' shards
+        counts = accelerator.gather(torch.tensor([float(mix["clips"])], device=device))
+        for key in ("handheld", "dynamic"):
+            info[key] = float((accelerator.gather(torch.tensor([mix[key]], device=device)) * counts).sum() / counts.sum())
+        info["clips"], info["clips_per_process"] = int(counts.sum()), [int(c) for c in counts]
     accelerator.print("training mix", info)
 
     if "vae" in stages:
@@ -558,7 +582,11 @@ def train_base(
                             cfg.vae_lr, cfg, out, history)
         pipe.vae = vae.eval()
         mean, std = latent_statistics(pipe.vae, train[:512])
-        set_latent_statistics(pipe.vae, mean, std)
+        if accelerator.num_processes > 1:  # one normalisation for every process: moments pooled over the shards
+            cells = ((train.shape[2] - 1) // pipe.vae_scale_factor_temporal + 1) * (train.shape[3] // pipe.vae_scale_factor_spatial) ** 2
+            n = accelerator.gather(torch.tensor([float(min(len(train), 512) * cells)], device=device))
+            mean, std = pooled_statistics(accelerator.gather(mean[None].to(device)), accelerator.gather(std[None].to(device)), n)
+        set_latent_statistics(pipe.vae, mean.cpu(), std.cpu())
         info["vae_val"] = {k: v for k, v in reconstruction_metrics(pipe, val).items() if "per_clip" not in k}
         accelerator.print("VAE on held-out clips", info["vae_val"])
 

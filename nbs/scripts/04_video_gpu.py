@@ -3,7 +3,9 @@
 python nbs/scripts/04_video_gpu.py OUT_DIR STAGE_SPEC
 STAGE_SPEC "vae": render, VAE (+ a short DiT warm start); "cont": both continued from the pipeline in ./tinywan_init;
 "dit": DiT only, from ./tinywan_init.
-Writes OUT_DIR/{history.json, info.json, gpu_log.txt, pipeline.tar.part*}.
+Writes OUT_DIR/{history.json, info.json, gpu_log.txt, pipeline.tar.part*}. On several GPUs:
+accelerate launch --multi_gpu --num_processes N nbs/scripts/04_video_gpu.py OUT_DIR STAGE_SPEC (each process renders its own
+share of NUM_CLIPS worlds).
 """
 import json, os, subprocess, sys, time
 from pathlib import Path
@@ -38,6 +40,9 @@ else:
                       dit_time_budget_s=float(os.environ.get("DIT_S", 420)), dit_steps=100000)
 pipe = train_base(cfg)
 print(f"total {time.time() - t0:.0f} s", flush=True)
+if torch.distributed.is_available() and torch.distributed.is_initialized():  # under `accelerate launch --multi_gpu`
+    torch.distributed.barrier(); torch.distributed.destroy_process_group()
+    if int(os.environ.get("RANK", 0)) != 0: sys.exit(0)  # the main process writes the outputs
 for name in ("history.json", "info.json"):
     (out / f"{spec}_{name}").write_text((run / name).read_text())
 subprocess.run(f"cd {run} && tar cf - pipeline | split -b 15m - {out}/{spec}_pipeline.tar.part", shell=True, check=True)
