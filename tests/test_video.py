@@ -199,7 +199,7 @@ def test_train_base_on_two_processes_with_a_time_budget(tmp_path):
     all-reduce), and the pipeline is saved."""
     out = tmp_path / "run"
     args = ["--output-dir", str(out), "--num-train-clips", "4", "--num-val-clips", "1", "--vae-steps", "2", "--vae-batch-size", "1",
-            "--vae-frames", "5", "--dit-steps", "100000", "--dit-time-budget-s", "4", "--dit-batch-size", "2", "--checkpoint-every", "0",
+            "--vae-frames", "5", "--dit-steps", "100000", "--dit-time-budget-s", "4", "--dit-batch-size", "2", "--checkpoint-every", "2",
             "--log-every", "1", "--warmup-steps", "1", "--model-config", json.dumps(MICRO), "--render-device", "cpu"]
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "vggrpo.cli",
                              "train-base", *args], capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -210,4 +210,7 @@ def test_train_base_on_two_processes_with_a_time_budget(tmp_path):
     assert len(dit) >= 2 and dit[-1]["time"] >= 4 and dit[-1]["step"] < 100000  # stopped by the budget, not the step count
     info = json.loads((out / "info.json").read_text())
     assert info["clips"] == 4 and info["clips_per_process"] == [2, 2]  # each process rendered its own half of the worlds
+    last = max(out.glob("checkpoint-dit-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    assert int(last.name.rsplit("-", 1)[1]) == dit[-1]["step"]  # the budget's last step was checkpointed...
+    assert {p.name for p in last.glob("random_states_*.pkl")} == {"random_states_0.pkl", "random_states_1.pkl"}  # ...by both ranks
     assert load_pipeline(out / "pipeline").transformer.config.num_layers == 1

@@ -396,13 +396,15 @@ def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, 
             entry = dict(stage=stage, step=step, time=round(elapsed, 2), lr=optimizer.param_groups[0]["lr"],
                          **{k: float(v.detach()) for k, v in logs.items()})
             history.append(entry); bar.set_postfix({k: f"{entry[k]:.4g}" for k in ("loss", "psnr") if k in entry})
-        if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or progress >= 1.0) and accelerator.is_main_process:
+        if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or progress >= 1.0):
             folder = out / f"checkpoint-{stage}-{step}"
-            accelerator.save_state(str(folder))
-            (folder / "progress.json").write_text(json.dumps(dict(step=step, elapsed=elapsed)))
-            (out / "history.json").write_text(json.dumps(history))
-            for old in sorted(out.glob(f"checkpoint-{stage}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))[:-2]:
-                import shutil; shutil.rmtree(old)
+            accelerator.save_state(str(folder))  # on every process: the weights are written once, each process's RNG state by itself
+            if accelerator.is_main_process:
+                (folder / "progress.json").write_text(json.dumps(dict(step=step, elapsed=elapsed)))
+                (out / "history.json").write_text(json.dumps(history))
+                for old in sorted(out.glob(f"checkpoint-{stage}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))[:-2]:
+                    import shutil; shutil.rmtree(old)
+            accelerator.wait_for_everyone()
     bar.close()
     return accelerator.unwrap_model(model, keep_fp32_wrapper=False).inner, step
 
@@ -547,7 +549,7 @@ def train_base(
     out = Path(cfg.output_dir); out.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())  # on CPU: gloo under torchrun
     device = accelerator.device
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+    if accelerator.is_main_process: (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     history = json.loads((out / "history.json").read_text()) if cfg.resume and (out / "history.json").exists() else []
     stages = set(cfg.stages.split(","))
     overrides = json.loads(cfg.model_config) if cfg.model_config else None
