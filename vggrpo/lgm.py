@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 # %% auto #0
 __all__ = ['LATENT_CHANNELS', 'TEMPORAL_STRIDE', 'SPATIAL_STRIDE', 'DEFAULT_WEIGHTS', 'TEACHER_WEIGHTS', 'latent_pixel_frames',
            'check_latents', 'unfold_latents', 'NormalEquations', 'ResidualBlock3d', 'LatentConnector', 'phi_tokens_at',
-           'LatentGeometryModel', 'subset', 'concat', 'encoded_clip_data', 'generated_clip_data',
+           'LatentGeometryModel', 'subset', 'concat', 'encoded_clip_data', 'encoded_test_clips', 'generated_clip_data',
            'least_squares_stitch', 'least_squares_lgm', 'alignment_loss', 'output_agreement', 'teacher_loss',
            'stitching_losses', 'lora_target_modules', 'train_stitching', 'reference_batch', 'evaluate_lgm', 'train_lgm',
            'plot_stitch_sweep', 'plot_training_curves', 'forward_cost', 'train_lgm_cli']
@@ -309,6 +309,17 @@ def encoded_clip_data(
         batch["has_gt"] = torch.ones(len(clips), dtype=torch.bool, device=batch["depth"].device)
         parts.append(batch)
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+def encoded_test_clips(
+    encode,  # as for `encoded_clip_data`
+    num_test: int = 128,  # test-split worlds: the first half rendered without moving objects, the second half with them
+    device="cpu",  # where to render and encode
+    batch_size: int = 16,  # clips rendered and encoded at a time
+) -> dict:  # {"static": data, "dynamic": data}, each as `encoded_clip_data` returns it
+    "The held-out real clips every LGM evaluation here uses, static and dynamic apart."
+    seeds = split_seeds("test", num_test)
+    return {"static": encoded_clip_data(seeds[: num_test // 2], encode, device=device, batch_size=batch_size, dynamic=False),
+            "dynamic": encoded_clip_data(seeds[num_test // 2:], encode, device=device, batch_size=batch_size, dynamic=True)}
 
 @torch.no_grad()
 def generated_clip_data(
@@ -619,14 +630,13 @@ def train_lgm(
     train_seeds, test_seeds = split_seeds("train", num_train), split_seeds("test", num_test)
     real = encoded_clip_data(train_seeds, encode, device=device, batch_size=batch_size, time_budget=data_time_budget)
     val = encoded_clip_data(split_seeds("validation", num_val), encode, device=device, batch_size=batch_size)
-    test = concat(encoded_clip_data(test_seeds[: num_test // 2], encode, device=device, batch_size=batch_size, dynamic=False),
-                  encoded_clip_data(test_seeds[num_test // 2:], encode, device=device, batch_size=batch_size, dynamic=True))
+    test = encoded_test_clips(encode, num_test, device, batch_size)
     gen_train = generated_clip_data(pipeline, _prompts(train_seeds[:num_generated_train]), decode, batch_size, seed, **rollout_kwargs) if num_generated_train else None
     gen_test = generated_clip_data(pipeline, _prompts(test_seeds[:num_generated_test]), decode, batch_size, seed + 10 ** 6, **rollout_kwargs) if num_generated_test else None
     train = concat(real, gen_train) if gen_train is not None else real
     results["data_seconds"] = time.perf_counter() - t0
     results["data"] = dict(train_real=len(real["latents"]), train_generated=0 if gen_train is None else len(gen_train["latents"]),
-                           val=len(val["latents"]), test_static=int((~test["dynamic_scene"]).sum()), test_dynamic=int(test["dynamic_scene"].sum()),
+                           val=len(val["latents"]), test_static=len(test["static"]["latents"]), test_dynamic=len(test["dynamic"]["latents"]),
                            test_generated=0 if gen_test is None else len(gen_test["latents"]))
     log(f"data in {results['data_seconds']:.1f}s: train {len(real['latents'])} real + {0 if gen_train is None else len(gen_train['latents'])} generated")
 
@@ -671,9 +681,7 @@ def train_lgm(
     lgm.to(torch.float16).save_pretrained(str(output_dir / "lgm")); lgm.to(torch.float32)
     results["histories"] = histories; save()
 
-    static, dynamic = subset(test, ~test["dynamic_scene"]), subset(test, test["dynamic_scene"])
-    results["test"] = {"static": evaluate_lgm(lgm, phi, static, batch_size, decode=decode),
-                       "dynamic": evaluate_lgm(lgm, phi, dynamic, batch_size, decode=decode)}
+    results["test"] = {name: evaluate_lgm(lgm, phi, clips, batch_size, decode=decode) for name, clips in test.items()}
     if gen_test is not None: results["test"]["generated"] = evaluate_lgm(lgm, phi, gen_test, batch_size)
     for name, r in results["test"].items(): log(_summary_line(f"test {name}", r))
     save()

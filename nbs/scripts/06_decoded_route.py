@@ -8,19 +8,16 @@ from pathlib import Path
 import torch
 
 from vggrpo.geomodel import GeometryModel
-from vggrpo.lgm import LatentGeometryModel, encoded_clip_data, evaluate_lgm
+from vggrpo.lgm import LatentGeometryModel, encoded_test_clips, evaluate_lgm
 from vggrpo.video import decode_latents, encode_video, load_pipeline
-from vggrpo.worlds import split_seeds
 
 torch.set_num_threads(2)
 root = Path(__file__).resolve().parents[1]
 t0 = time.perf_counter()
 pipe, phi, lgm = load_pipeline("tiny"), GeometryModel.from_pretrained().eval(), LatentGeometryModel.from_pretrained().eval()
 encode, decode = (lambda v: encode_video(pipe, v)), (lambda z: decode_latents(pipe, z))
-seeds = split_seeds("test", 128)  # exactly train_lgm's test split: the first half static, the second half dynamic
 res = {}
-for name, part, dynamic in (("static", seeds[:64], False), ("dynamic", seeds[64:], True)):
-    data = encoded_clip_data(part, encode, batch_size=8, dynamic=dynamic)
+for name, data in encoded_test_clips(encode, 128, batch_size=8).items():  # exactly train_lgm's test clips
     res[name] = evaluate_lgm(lgm, phi, data, batch_size=8, decode=decode)
     print(name, {k: round(res[name][k]["depth_absrel"], 4) for k in ("phi_vs_gt", "phi_decoded_vs_gt", "lgm_vs_gt")}, flush=True)
 res["seconds"] = time.perf_counter() - t0

@@ -27,11 +27,10 @@ t0 = time.perf_counter()
 phi = GeometryModel.from_pretrained().to(dev).eval().requires_grad_(False)
 pipe = load_pipeline("tiny", device=dev)
 enc, dec = (lambda v: encode_video(pipe, v)), (lambda z: decode_latents(pipe, z))
-train_seeds, test_seeds = split_seeds("train", n_train), split_seeds("test", n_eval)
+train_seeds = split_seeds("train", n_train)
 real = L.encoded_clip_data(train_seeds, enc, device=dev, batch_size=min(batch, n_eval), time_budget=100)
 val = L.encoded_clip_data(split_seeds("validation", n_eval), enc, device=dev, batch_size=min(batch, n_eval))
-test = {"static": L.encoded_clip_data(test_seeds[:n_eval // 2], enc, device=dev, batch_size=min(batch, n_eval), dynamic=False),
-        "dynamic": L.encoded_clip_data(test_seeds[n_eval // 2:], enc, device=dev, batch_size=min(batch, n_eval), dynamic=True)}
+test = L.encoded_test_clips(enc, n_eval, dev, min(batch, n_eval))
 gen = L.generated_clip_data(pipe, L._prompts(train_seeds[:n_gen]), dec, batch, 0, num_inference_steps=10, guidance_scale=4.0)
 train = L.concat(real, gen)
 fit = L.least_squares_stitch(phi, L.subset(real, slice(0, n_ls)), [k], heldout=val, batch_size=min(batch, n_eval))
