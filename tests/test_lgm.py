@@ -179,3 +179,42 @@ def test_shipped_lgm_agrees_with_phi_on_an_encoded_clip():
     fresh = clip_metrics(untrained, reference_batch(phi_out))[0]
     assert shipped["depth_absrel"] < 0.15 and shipped["rotation_error_deg"] < 3.0
     assert shipped["depth_absrel"] < 0.5 * fresh["depth_absrel"]
+
+
+# ------------------------------------------------------------------ reading the camera move a prompt names
+def test_prompt_camera_move_reads_every_move():
+    from vggrpo.lgm import CAMERA_MOVES, prompt_camera_move
+    phrases = {"the camera orbits to the left": "orbit left", "the camera orbits to the right": "orbit right",
+               "the camera dollies in": "dolly in", "the camera dollies out": "dolly out", "the camera pans left": "pan left",
+               "the camera pans right": "pan right", "the camera trucks left": "truck left", "the camera trucks right": "truck right",
+               "the camera cranes up": "crane up", "the camera cranes down": "crane down", "the camera is static": "static"}
+    assert sorted(phrases.values()) == sorted(CAMERA_MOVES)
+    for phrase, move in phrases.items():
+        assert prompt_camera_move(f"A red box on a striped floor, {phrase}, handheld") == move
+    assert prompt_camera_move("A red box on a striped floor") is None
+
+
+def test_thumbnail_prompts_name_the_clips_moves():
+    # regression: one-frame thumbnails named every camera move as going left, out or down
+    from vggrpo.lgm import _prompts
+    from vggrpo.worlds import render_clip, split_seeds
+    seeds = split_seeds("test", 12)
+    assert _prompts(seeds) == [render_clip(int(s)).prompt for s in seeds]
+
+
+def test_camera_move_classifier_names_held_out_moves_from_ground_truth():
+    from vggrpo.geomodel import clip_batch
+    from vggrpo.lgm import CameraMoveClassifier, _prompts, camera_adherence_vs_chance, camera_move_descriptor, prompt_camera_move
+    from vggrpo.worlds import render_clip, split_seeds
+    def descriptors(seeds):
+        gt = clip_batch([render_clip(int(s), height=16, width=16, flow_stride=4) for s in seeds])
+        return camera_move_descriptor(gt["c2w"], gt["depth"])
+    fit, test = split_seeds("train", 160), split_seeds("test", 24)
+    classifier = CameraMoveClassifier(descriptors(fit), [prompt_camera_move(p) for p in _prompts(fit)])
+    predicted, prompts = classifier.predict(descriptors(test)), _prompts(test)
+    accuracy = sum(m == prompt_camera_move(p) for m, p in zip(predicted, prompts)) / len(prompts)
+    assert accuracy >= 0.75
+    result = camera_adherence_vs_chance(predicted, prompts)
+    assert result["adherence"] == pytest.approx(accuracy) and result["gain_ci"][0] > 0.4
+    with pytest.raises(ValueError, match="descriptors but"):
+        CameraMoveClassifier(descriptors(fit[:4]), ["static"])

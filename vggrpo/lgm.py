@@ -9,6 +9,7 @@ import argparse
 import importlib.util
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -20,16 +21,20 @@ from diffusers.models.modeling_utils import ModelMixin
 
 from .geomodel import (GeometryModel, load_shipped, GeometryModelOutput, clip_batch, clip_metrics, geometry_loss, normalize_targets,
                              summarize_metrics)
+from .geometry import matrix_to_axis_angle, pose_inverse
+from .video import gain_over_chance
 from .worlds import render_clip, split_seeds
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['LATENT_CHANNELS', 'TEMPORAL_STRIDE', 'SPATIAL_STRIDE', 'DEFAULT_WEIGHTS', 'TEACHER_WEIGHTS', 'latent_pixel_frames',
-           'check_latents', 'unfold_latents', 'NormalEquations', 'ResidualBlock3d', 'LatentConnector', 'phi_tokens_at',
-           'LatentGeometryModel', 'subset', 'concat', 'encoded_clip_data', 'encoded_test_clips', 'generated_clip_data',
-           'least_squares_stitch', 'least_squares_lgm', 'alignment_loss', 'output_agreement', 'teacher_loss',
-           'stitching_losses', 'lora_target_modules', 'train_stitching', 'reference_batch', 'evaluate_lgm', 'train_lgm',
-           'plot_stitch_sweep', 'plot_training_curves', 'forward_cost', 'train_lgm_cli']
+__all__ = ['LATENT_CHANNELS', 'TEMPORAL_STRIDE', 'SPATIAL_STRIDE', 'DEFAULT_WEIGHTS', 'TEACHER_WEIGHTS', 'CAMERA_MOVES',
+           'latent_pixel_frames', 'check_latents', 'unfold_latents', 'NormalEquations', 'ResidualBlock3d',
+           'LatentConnector', 'phi_tokens_at', 'LatentGeometryModel', 'subset', 'concat', 'encoded_clip_data',
+           'encoded_test_clips', 'generated_clip_data', 'least_squares_stitch', 'least_squares_lgm', 'alignment_loss',
+           'output_agreement', 'teacher_loss', 'stitching_losses', 'lora_target_modules', 'train_stitching',
+           'reference_batch', 'evaluate_lgm', 'train_lgm', 'plot_stitch_sweep', 'plot_training_curves', 'forward_cost',
+           'train_lgm_cli', 'prompt_camera_move', 'camera_move_descriptor', 'CameraMoveClassifier',
+           'camera_adherence_vs_chance']
 
 # %% ../nbs/06_lgm.ipynb #b81fd162
 LATENT_CHANNELS = 16  # z_dim of the Wan VAE
@@ -583,8 +588,8 @@ def _summary_line(label: str, r: dict) -> str:
     return f"{label}: " + " | ".join(parts)
 
 def _prompts(seeds) -> list:
-    "The prompts of worlds (rendered at 1 frame of 8×8: the prompt depends only on the seed)."
-    return [render_clip(int(s), 1, 8, 8).prompt for s in seeds]
+    "The prompts of worlds, rendered at 8×8 (all 33 frames: the words for the camera's and objects' directions come from the whole path)."
+    return [render_clip(int(s), height=8, width=8).prompt for s in seeds]
 
 def train_lgm(
     phi: GeometryModel,  # trained Φ (kept frozen)
@@ -814,3 +819,47 @@ def train_lgm_cli(
     plot_training_curves(results).savefig(out / "training_curves.png", dpi=110)
     plt.close("all")
     return results
+
+# %% ../nbs/06_lgm.ipynb #408e51a9
+CAMERA_MOVES = ("orbit left", "orbit right", "dolly in", "dolly out", "pan left", "pan right", "truck left", "truck right",
+                "crane up", "crane down", "static")
+_MOVE_VERBS = {"orbits to the": "orbit", "dollies": "dolly", "pans": "pan", "trucks": "truck", "cranes": "crane"}
+
+def prompt_camera_move(prompt: str) -> str | None:
+    "The camera move a world prompt names, as one of `CAMERA_MOVES` (None: the prompt names none)."
+    m = re.search(r"the camera (orbits to the|dollies|pans|trucks|cranes) (left|right|in|out|up|down)\b", prompt.lower())
+    if m: return f"{_MOVE_VERBS[m[1]]} {m[2]}"
+    return "static" if "the camera is static" in prompt.lower() else None
+
+def camera_move_descriptor(
+    c2w: torch.Tensor,  # `[B, T, 4, 4]` camera-to-world (any world frame, any scale)
+    depth: torch.Tensor,  # `[B, T, H, W]` depth in the unit of `c2w`
+) -> torch.Tensor:  # `[B, 6]`: last camera position in the first camera's axes / median first-frame depth, and its rotation (axis-angle, rad)
+    "Where the last camera ends up relative to the first, free of the scale and world frame a geometry model picks."
+    if c2w.ndim != 4 or c2w.shape[-2:] != (4, 4) or depth.ndim != 4 or depth.shape[:2] != c2w.shape[:2]:
+        raise ValueError(f"expected c2w [B, T, 4, 4] and depth [B, T, H, W] with the same B, T; got {tuple(c2w.shape)} and {tuple(depth.shape)}")
+    last = pose_inverse(c2w[:, 0].double()) @ c2w[:, -1].double()  # the last camera in the first camera's frame
+    scale = depth[:, 0].flatten(1).double().median(1).values.clamp_min(1e-6)
+    return torch.cat([last[:, :3, 3] / scale[:, None], matrix_to_axis_angle(last[:, :3, :3])], 1).float()
+
+class CameraMoveClassifier:
+    "Nearest-centroid classifier of `camera_move_descriptor`s, each feature scaled by its spread over the fitting set."
+    def __init__(self, descriptors: torch.Tensor, moves: list):  # `[N, 6]` and N names from `CAMERA_MOVES`
+        if len(descriptors) != len(moves): raise ValueError(f"{len(descriptors)} descriptors but {len(moves)} moves")
+        self.moves = sorted(set(moves), key=CAMERA_MOVES.index)
+        self.scale = descriptors.std(0).clamp_min(1e-6)
+        self.centroids = torch.stack([descriptors[[m == name for m in moves]].mean(0) for name in self.moves]) / self.scale
+
+    def predict(self, descriptors: torch.Tensor) -> list:  # `[N, 6]` -> N move names
+        return [self.moves[i] for i in torch.cdist(descriptors / self.scale, self.centroids).argmin(1).tolist()]
+
+def camera_adherence_vs_chance(
+    predicted: list,  # the move read from each clip
+    prompts: list,  # each clip's prompt
+    n_boot: int = 2000,  # bootstrap resamples of the clips
+    seed: int = 0,  # bootstrap seed
+) -> dict:  # adherence, chance, gain (= adherence - chance), gain_ci (95 %), clips
+    "Share of clips whose move is the one their own prompt names, against the share for every *other* prompt (chance)."
+    if len(predicted) != len(prompts) or len(prompts) < 2: raise ValueError(f"need at least 2 clips with one prompt each, got {len(predicted)} and {len(prompts)}")
+    named = [prompt_camera_move(p) for p in prompts]
+    return gain_over_chance([[None if m is None else float(move == m) for m in named] for move in predicted], n_boot, seed)

@@ -25,8 +25,8 @@ __all__ = ['NUM_FRAMES', 'HEIGHT', 'WIDTH', 'TINY_WEIGHTS', 'TINY_CONFIG', 'buil
            'check_pipeline_folder', 'load_pipeline', 'sample_videos', 'vae_loss', 'tokenize_prompts',
            'prompt_embeds_from_ids', 'flow_matching_loss', 'TrainConfig', 'render_world_clips', 'to_pixels',
            'latent_statistics', 'pooled_statistics', 'set_latent_statistics', 'encode_clips', 'psnr', 'ssim',
-           'reconstruction_metrics', 'prompt_colours', 'colour_areas', 'colour_adherence', 'adherence_vs_chance',
-           'train_base', 'train_base_cli']
+           'reconstruction_metrics', 'prompt_colours', 'colour_areas', 'colour_adherence', 'gain_over_chance',
+           'adherence_vs_chance', 'train_base', 'train_base_cli']
 
 # %% ../nbs/04_video.ipynb #46e46405
 NUM_FRAMES, HEIGHT, WIDTH = 33, 64, 64  # the project's default clip; latents [16, 9, 8, 8]
@@ -519,6 +519,24 @@ def _colour_score(areas: dict, prompt: str) -> float | None:
     top = sorted(areas, key=areas.get, reverse=True)[:len(named)]
     return len(named & set(top)) / len(named)
 
+def gain_over_chance(
+    scores: list,             # scores[i][j]: clip i scored against prompt j (None: that prompt cannot be scored); clip i's own prompt is j = i
+    n_boot: int = 2000,       # bootstrap resamples of the clips
+    seed: int = 0,            # bootstrap seed
+) -> dict:                    # adherence, chance, gain (= adherence - chance), gain_ci (95 %), clips
+    "Each clip's score for its own prompt against its mean score for every *other* prompt (its chance level), with a bootstrap interval of the mean gain."
+    own, chance = [], []
+    for i, row in enumerate(scores):
+        others = [x for j, x in enumerate(row) if j != i and x is not None]
+        if row[i] is None or not others: continue
+        own.append(row[i]); chance.append(float(np.mean(others)))
+    if not own: raise ValueError("no clip can be scored against both its own prompt and another one")
+    own, chance = np.array(own, dtype=float), np.array(chance)
+    gain = own - chance
+    boot = np.random.default_rng(seed).choice(gain, (n_boot, len(gain))).mean(1)
+    return dict(adherence=float(own.mean()), chance=float(chance.mean()), gain=float(gain.mean()),
+                gain_ci=[float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], clips=len(gain))
+
 def adherence_vs_chance(
     videos: torch.Tensor,     # [B, 3, T, H, W] in [-1, 1]
     prompts: list,            # B prompts, one per video
@@ -528,17 +546,7 @@ def adherence_vs_chance(
     "Colour adherence to each clip's own prompt against its mean adherence to every *other* prompt (chance), with a bootstrap interval of the gain."
     if len(videos) != len(prompts) or len(prompts) < 2: raise ValueError(f"need at least 2 videos with one prompt each, got {len(videos)} videos and {len(prompts)} prompts")
     areas = [colour_areas(v) for v in videos]
-    own, chance = [], []
-    for i, a in enumerate(areas):
-        s = _colour_score(a, prompts[i])
-        others = [x for j, p in enumerate(prompts) if j != i and (x := _colour_score(a, p)) is not None]
-        if s is None or not others: continue
-        own.append(s); chance.append(float(np.mean(others)))
-    own, chance = np.array(own), np.array(chance)
-    gain = own - chance
-    boot = np.random.default_rng(seed).choice(gain, (n_boot, len(gain))).mean(1)
-    return dict(adherence=float(own.mean()), chance=float(chance.mean()), gain=float(gain.mean()),
-                gain_ci=[float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], clips=len(gain))
+    return gain_over_chance([[_colour_score(a, p) for p in prompts] for a in areas], n_boot, seed)
 
 # %% ../nbs/04_video.ipynb #57e7874e
 def train_base(
