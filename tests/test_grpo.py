@@ -98,10 +98,12 @@ def test_multi_gpu_script_keeps_ranks_in_sync_on_cpu(tmp_path):
     script = os.path.join(os.path.dirname(__file__), "..", "nbs", "scripts", "14_multi_gpu.py")
     out = tmp_path / "x2.json"
     result = run(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", script, "--out", str(out), "--steps", "1",
-                 "--warmup-steps", "0", "--group-size", "2", "--prompts-per-step", "1")
+                 "--warmup-steps", "0", "--group-size", "3", "--prompts-per-step", "1")
+    # groups of 3: with 2 videos, the two z-scored reward terms are ±1 each and cancel whenever they rank the pair oppositely
+    # (zero advantages, zero gradient); with 3 they cancel only if one term is an exact affine reversal of the other
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert report["num_processes"] == 2 and report["videos_per_step"] == 4
+    assert report["num_processes"] == 2 and report["videos_per_step"] == 6
     assert report["history"][0]["grad_norm"] > 0  # the update changed the adapter...
     assert report["lora_max_rank_difference"] == 0.0  # ...in exactly the same way on both ranks
 
