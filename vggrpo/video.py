@@ -292,7 +292,8 @@ def flow_matching_loss(
 @dataclass
 class TrainConfig:
     output_dir: str = "tiny-wan-run"   # checkpoints, history and the final pipeline (output_dir/pipeline)
-    num_train_clips: int = 2048        # training worlds (seeds 0..N-1 of the train split)
+    num_train_clips: int = 2048        # training worlds (seeds first..first+N-1 of the train split)
+    first_train_clip: int = 0          # skip this many training worlds (a continuation run that should see new worlds)
     num_val_clips: int = 64            # held-out worlds (validation split) for PSNR/SSIM and loss
     vae_steps: int = 3000              # VAE optimisation steps (upper bound)
     vae_time_budget_s: float = 0.0     # stop the VAE stage after this many seconds (0: no limit)
@@ -443,6 +444,11 @@ def encode_clips(pipe, clips_uint8: torch.Tensor, batch_size: int = 16) -> torch
     return torch.cat([encode_video(pipe, to_pixels(clips_uint8[i:i + batch_size]).to(p.device)).float()
                       for i in range(0, len(clips_uint8), batch_size)])
 
+def _train_shard(cfg: TrainConfig, rank: int = 0, num_processes: int = 1):
+    "The training worlds one process renders: every `num_processes`-th of seeds first..first+N-1 of the train split, from `rank`."
+    from vggrpo.worlds import split_seeds
+    return split_seeds("train", cfg.first_train_clip + cfg.num_train_clips)[cfg.first_train_clip + rank::num_processes]
+
 # %% ../nbs/04_video.ipynb #9cabf277
 def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     "PSNR in dB of videos in [-1, 1], per batch item: [B, ...] -> [B]."
@@ -566,7 +572,7 @@ def train_base(
     render_device = device if cfg.render_device == "auto" else torch.device(cfg.render_device)
     from vggrpo.worlds import split_seeds
     t = time.perf_counter()
-    shard = split_seeds("train", cfg.num_train_clips)[accelerator.process_index::accelerator.num_processes]  # each process its own worlds
+    shard = _train_shard(cfg, accelerator.process_index, accelerator.num_processes)  # each process its own worlds
     train, prompts, mix = render_world_clips(shard, device=render_device,
                                              progress=accelerator.is_local_main_process, time_budget_s=cfg.render_time_budget_s)
     val, val_prompts, _ = render_world_clips(split_seeds("validation", cfg.num_val_clips), device=render_device,

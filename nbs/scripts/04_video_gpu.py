@@ -2,7 +2,7 @@
 
 python nbs/scripts/04_video_gpu.py OUT_DIR STAGE_SPEC
 STAGE_SPEC "vae": render, VAE (+ a short DiT warm start); "cont": both continued from the pipeline in ./tinywan_init;
-"dit": DiT only, from ./tinywan_init.
+"dit": DiT only, from ./tinywan_init. Env: NUM_CLIPS, FIRST_CLIP (skip that many training worlds), RENDER_S, VAE_S, DIT_S.
 Writes OUT_DIR/{history.json, info.json, gpu_log.txt, pipeline.tar.part*}. On several GPUs:
 accelerate launch --multi_gpu --num_processes N nbs/scripts/04_video_gpu.py OUT_DIR STAGE_SPEC (each process renders its own
 share of NUM_CLIPS worlds).
@@ -21,6 +21,7 @@ print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu", tor
 torch.backends.cuda.matmul.allow_tf32 = True
 torch.backends.cudnn.allow_tf32 = True
 common = dict(output_dir=str(run), num_train_clips=int(os.environ.get("NUM_CLIPS", 2560)), num_val_clips=64,
+              first_train_clip=int(os.environ.get("FIRST_CLIP", 0)),  # e.g. 14000 after the 4th call: worlds no call has seen
               render_time_budget_s=float(os.environ.get("RENDER_S", 75)), mixed_precision="bf16",
               checkpoint_every=0, log_every=20, resume=False)
 if os.environ.get("MICRO"):  # a CPU smoke test of this script
