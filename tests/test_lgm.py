@@ -203,12 +203,9 @@ def test_thumbnail_prompts_name_the_clips_moves():
 
 
 def test_camera_move_classifier_names_held_out_moves_from_ground_truth():
-    from vggrpo.geomodel import clip_batch
-    from vggrpo.lgm import CameraMoveClassifier, _prompts, camera_adherence_vs_chance, camera_move_descriptor, prompt_camera_move
-    from vggrpo.worlds import render_clip, split_seeds
-    def descriptors(seeds):
-        gt = clip_batch([render_clip(int(s), height=16, width=16, flow_stride=4) for s in seeds])
-        return camera_move_descriptor(gt["c2w"], gt["depth"])
+    from vggrpo.lgm import CameraMoveClassifier, _prompts, camera_adherence_vs_chance, prompt_camera_move
+    from vggrpo.lgm import world_move_descriptors as descriptors
+    from vggrpo.worlds import split_seeds
     fit, test = split_seeds("train", 160), split_seeds("test", 24)
     classifier = CameraMoveClassifier(descriptors(fit), [prompt_camera_move(p) for p in _prompts(fit)])
     predicted, prompts = classifier.predict(descriptors(test)), _prompts(test)

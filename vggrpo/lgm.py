@@ -34,7 +34,7 @@ __all__ = ['LATENT_CHANNELS', 'TEMPORAL_STRIDE', 'SPATIAL_STRIDE', 'DEFAULT_WEIG
            'output_agreement', 'teacher_loss', 'stitching_losses', 'lora_target_modules', 'train_stitching',
            'reference_batch', 'evaluate_lgm', 'train_lgm', 'plot_stitch_sweep', 'plot_training_curves', 'forward_cost',
            'train_lgm_cli', 'prompt_camera_move', 'camera_move_descriptor', 'CameraMoveClassifier',
-           'camera_adherence_vs_chance']
+           'world_move_descriptors', 'camera_adherence_vs_chance']
 
 # %% ../nbs/06_lgm.ipynb #b81fd162
 LATENT_CHANNELS = 16  # z_dim of the Wan VAE
@@ -853,6 +853,17 @@ class CameraMoveClassifier:
     def predict(self, descriptors: torch.Tensor) -> list:  # `[N, 6]` -> N move names
         return [self.moves[i] for i in torch.cdist(descriptors / self.scale, self.centroids).argmin(1).tolist()]
 
+def world_move_descriptors(
+    seeds,  # world seeds
+    size: int = 16,  # frame size to render at: the cameras do not depend on it, the median depth hardly
+    batch_size: int = 64,  # worlds rendered at a time
+) -> torch.Tensor:  # `[N, 6]`
+    "`camera_move_descriptor` of worlds' ground-truth cameras (every 4th frame, as the latent frames)."
+    seeds = list(seeds)
+    gts = (clip_batch([render_clip(int(s), height=size, width=size, flow_stride=4) for s in seeds[i:i + batch_size]])
+           for i in range(0, len(seeds), batch_size))
+    return torch.cat([camera_move_descriptor(gt["c2w"], gt["depth"]) for gt in gts])
+
 def camera_adherence_vs_chance(
     predicted: list,  # the move read from each clip
     prompts: list,  # each clip's prompt
@@ -860,6 +871,5 @@ def camera_adherence_vs_chance(
     seed: int = 0,  # bootstrap seed
 ) -> dict:  # adherence, chance, gain (= adherence - chance), gain_ci (95 %), clips
     "Share of clips whose move is the one their own prompt names, against the share for every *other* prompt (chance)."
-    if len(predicted) != len(prompts) or len(prompts) < 2: raise ValueError(f"need at least 2 clips with one prompt each, got {len(predicted)} and {len(prompts)}")
     named = [prompt_camera_move(p) for p in prompts]
     return gain_over_chance([[None if m is None else float(move == m) for m in named] for move in predicted], n_boot, seed)

@@ -531,6 +531,8 @@ def gain_over_chance(
     seed: int = 0,            # bootstrap seed
 ) -> dict:                    # adherence, chance, gain (= adherence - chance), gain_ci (95 %), clips
     "Each clip's score for its own prompt against its mean score for every *other* prompt (its chance level), with a bootstrap interval of the mean gain."
+    if len(scores) < 2 or any(len(row) != len(scores) for row in scores):
+        raise ValueError(f"need at least 2 clips with one prompt each, got {len(scores)} clips and {sorted({len(row) for row in scores})} prompts")
     own, chance = [], []
     for i, row in enumerate(scores):
         others = [x for j, x in enumerate(row) if j != i and x is not None]
@@ -550,7 +552,6 @@ def adherence_vs_chance(
     seed: int = 0,            # bootstrap seed
 ) -> dict:                    # adherence, chance, gain (= adherence - chance), gain_ci (95 %), clips
     "Colour adherence to each clip's own prompt against its mean adherence to every *other* prompt (chance), with a bootstrap interval of the gain."
-    if len(videos) != len(prompts) or len(prompts) < 2: raise ValueError(f"need at least 2 videos with one prompt each, got {len(videos)} videos and {len(prompts)} prompts")
     areas = [colour_areas(v) for v in videos]
     return gain_over_chance([[_colour_score(a, p) for p in prompts] for a in areas], n_boot, seed)
 

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import torch
 
-from vggrpo.geomodel import clip_batch
 from vggrpo.lgm import (CAMERA_MOVES, CameraMoveClassifier, LatentGeometryModel, _prompts, camera_adherence_vs_chance,
-                        camera_move_descriptor, encoded_clip_data, prompt_camera_move)
+                        camera_move_descriptor, encoded_clip_data, prompt_camera_move, world_move_descriptors)
 from vggrpo.video import encode_video, load_pipeline, sample_videos
-from vggrpo.worlds import render_clip, split_seeds
+from vggrpo.worlds import split_seeds
 
 torch.set_num_threads(2)
 root = Path(__file__).resolve().parents[1]
@@ -25,9 +24,7 @@ t0 = time.perf_counter()
 lgm = LatentGeometryModel.from_pretrained().eval()
 fit_seeds, test_seeds = split_seeds("train", int(os.environ.get("FIT", 512))), split_seeds("test", int(os.environ.get("TEST", 64)))  # smaller: a smoke test
 fit_moves = [prompt_camera_move(p) for p in _prompts(fit_seeds)]
-fit = torch.cat([camera_move_descriptor(**{k: v for k, v in clip_batch([render_clip(int(s), height=16, width=16, flow_stride=4) for s in
-                                                                          fit_seeds[i:i + 64]]).items() if k in ("c2w", "depth")})
-                 for i in range(0, len(fit_seeds), 64)])
+fit = world_move_descriptors(fit_seeds)
 classifier = CameraMoveClassifier(fit, fit_moves)
 print(f"fitted on {len(fit)} worlds in {time.perf_counter() - t0:.0f} s", flush=True)
 
