@@ -1,4 +1,4 @@
-"""Does a clip make the camera move its prompt names? Read by the shipped LGM from latents, on CPU (about 12 minutes).
+"""Does a clip make the camera move its prompt names? Read by the shipped LGM from latents, on CPU (about 4 minutes on 2 idle cores).
 
 python nbs/scripts/06_camera_adherence.py [NAME=PIPELINE_DIR ...]   (from the repo root; default: shipped=tiny;
 writes nbs/results/06_camera_adherence.json)
