@@ -1,6 +1,6 @@
 """The full GPU run of notebook 13: latent-reward GRPO on the shipped tiny Wan, scored before/after.
 
-python nbs/scripts/13_gpu_grpo.py --out OUT [--steps 60] [--time-budget 240] [--device cuda]
+python nbs/scripts/13_gpu_grpo.py --out OUT [--steps 60] [--time-budget 240] [--device cuda] [--seed 0]
 Writes OUT/gpu_grpo.json (config, history, before/after latent rewards, timings), OUT/gpu_grpo_videos.npz
 (decoded first sample of each held-out prompt, before and after, uint8 [P, T, H, W, 3]) and
 OUT/gpu_grpo_lora.safetensors. The independent RGB metrics and the figures are computed from these
@@ -29,6 +29,7 @@ parser.add_argument("--eval-prompts", type=int, default=8)
 parser.add_argument("--group-size", type=int, default=8)
 parser.add_argument("--prompts-per-step", type=int, default=8)
 parser.add_argument("--time-budget", type=float, default=240.0, help="seconds of GRPO training at most")
+parser.add_argument("--seed", type=int, default=0, help="training seed (prompt order, noise of the rollouts); the evaluation noise is fixed")
 args = parser.parse_args()
 out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
 device, started = torch.device(args.device), time.perf_counter()
@@ -53,7 +54,7 @@ before, frames_before = evaluate()
 print("before", json.dumps(before), flush=True)
 config = GRPOConfig(group_size=G, prompts_per_step=args.prompts_per_step, num_inference_steps=10, learning_rate=1e-4,
                     lora_rank=32, lora_alpha=64, num_steps=args.steps, checkpoint_every=10, max_sequence_length=max_len,
-                    micro_batch_size=32)
+                    micro_batch_size=32, seed=args.seed)
 trainer = GRPOTrainer(pipe, reward, train_prompts, config, args.run_dir)
 train_start = time.perf_counter()
 while trainer.step < args.steps and time.perf_counter() - train_start < args.time_budget:
