@@ -584,5 +584,6 @@ def train_cli(argv: list[str] | None = None) -> int:
     history = trainer.train(args.steps, resume=args.resume)
     if accelerator.is_main_process and history:
         print(json.dumps(history[-1]))
+    accelerator.wait_for_everyone()  # rank 0 may still be writing the checkpoint: tear the process group down together
     accelerator.end_training()  # destroys the process group: without it gloo's threads can abort a rank at interpreter exit
     return 0

@@ -75,4 +75,5 @@ if accelerator.is_main_process:
     Path(args.out).write_text(json.dumps(report, indent=1))
     print(f"{accelerator.num_processes} process(es): {mean_step:.3f} s/step, {videos_per_step / mean_step:.1f} videos/s, "
           f"LoRA max rank difference {max_rank_difference:.2e}", flush=True)
+accelerator.wait_for_everyone()  # rank 0 may still be writing the report: tear the process group down together
 accelerator.end_training()  # destroy the process group before exit (gloo's threads can abort a rank otherwise)
