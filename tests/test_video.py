@@ -185,6 +185,28 @@ def test_train_base_micro_run_saves_and_resumes(tmp_path):
     assert pipe.transformer.config.num_layers == 1
 
 
+def test_budget_before_a_deadline():
+    from vggrpo.video import _budget_before
+    assert _budget_before(7.0, 0.0) == 7.0 and _budget_before(0.0, 0.0) == 0.0  # no deadline: the stage's own budget
+    now = time.perf_counter()
+    assert 9.0 < _budget_before(0.0, now + 10) <= 10.0  # no budget of its own: what is left before the deadline
+    assert _budget_before(5.0, now + 10) == 5.0  # a budget shorter than what is left stays
+    assert 109.0 < _budget_before(0.0, now + 10, done_s=100.0) <= 110.0  # a resumed stage keeps the time it already ran
+    assert _budget_before(0.0, now - 10, done_s=3.0) == 3.0 + 1e-3  # past the deadline: nothing more in this run
+
+
+def test_train_base_stops_by_its_time_limit(tmp_path):
+    "With step and time budgets far beyond the limit (60 s bounds the test if the limit were ignored), the DiT stage stops early enough to save within time_limit_s."
+    cfg = dict(output_dir=str(tmp_path / "run"), num_train_clips=3, num_val_clips=1, stages="dit", dit_steps=10 ** 6, dit_time_budget_s=60.0,
+               dit_batch_size=2, checkpoint_every=0, log_every=1, warmup_steps=1, model_config=json.dumps(MICRO), render_device="cpu")
+    with pytest.raises(ValueError, match="save_reserve_s"):
+        train_base(TrainConfig(**cfg, time_limit_s=5.0, save_reserve_s=5.0))
+    train_base(TrainConfig(**cfg, time_limit_s=12.0, save_reserve_s=4.0))
+    dit = [h for h in json.loads((tmp_path / "run" / "history.json").read_text()) if h["stage"] == "dit"]
+    assert dit and dit[-1]["step"] < 10 ** 6 and dit[-1]["time"] <= 8.0  # stopped by the deadline, 4 s before the limit
+    assert (tmp_path / "run" / "pipeline" / "model_index.json").is_file()
+
+
 def test_stage_seeds_differ_across_ranks():
     "Each process draws its own batches and noise; rank 0 keeps the single-process seeds, so one-GPU runs are unchanged."
     from vggrpo.video import _stage_seed

@@ -321,6 +321,8 @@ class TrainConfig:
     init_from: str = ""                # start from this pipeline folder ("tiny" or a path) instead of random weights
     stages: str = "vae,dit"            # which stages to run
     render_time_budget_s: float = 0.0  # stop rendering training worlds after this many seconds (0: no limit)
+    time_limit_s: float = 0.0          # the whole run within this many seconds of its start (0: no limit), e.g. a job's wall-clock limit: rendering and each stage stop early enough to leave save_reserve_s
+    save_reserve_s: float = 30.0       # seconds kept free at the end of time_limit_s for the last checkpoint and the saved pipeline
     model_config: str = ""             # JSON overrides of TINY_CONFIG per component, e.g. '{"vae": {"base_dim": 8}}'
 
 def render_world_clips(
@@ -364,8 +366,22 @@ class _StageStep(torch.nn.Module):
         super().__init__(); self.inner, self.step_fn = inner, step_fn
     def forward(self, step: int, generator: torch.Generator) -> dict: return self.step_fn(self.inner, step, generator)
 
-def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, cfg: TrainConfig, out: Path, history: list):
-    "Generic loop: AdamW, warm-up + cosine on max(step/steps, time/budget), checkpoints, resume, tqdm."
+def _budget_before(
+    budget_s: float,         # a stage's own time budget (0: none)
+    deadline: float,         # `time.perf_counter()` value by which the stage must stop (0: none)
+    done_s: float = 0.0,     # seconds the stage already ran in an earlier run (resume)
+    accelerator=None,        # with several processes, all of them take the smallest budget
+) -> float:                  # the budget cut so that the stage ends by the deadline (0: still none)
+    "A stage's time budget, cut to what is left before the run's deadline (the time the stage already ran counts too)."
+    if not deadline: return budget_s
+    left = deadline - time.perf_counter()
+    if accelerator is not None and accelerator.num_processes > 1:
+        left = float(accelerator.gather(torch.tensor([left], device=accelerator.device)).min())
+    cut = done_s + max(left, 1e-3)
+    return min(budget_s, cut) if budget_s else cut
+
+def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, cfg: TrainConfig, out: Path, history: list, deadline: float = 0.0):
+    "Generic loop: AdamW, warm-up + cosine on max(step/steps, time/budget), checkpoints, resume, tqdm; stops by `deadline` too."
     from tqdm.auto import tqdm
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     model, optimizer = accelerator.prepare(_StageStep(model, step_fn), optimizer)
@@ -377,6 +393,8 @@ def _run_stage(stage, accelerator, model, params, step_fn, steps, budget_s, lr, 
         step, elapsed = state["step"], state["elapsed"]
         history[:] = [h for h in history if not (h["stage"] == stage and h["step"] > step)]
         accelerator.print(f"resumed {stage} from {ckpt.name} (step {step})")
+    own_budget, budget_s = budget_s, _budget_before(budget_s, deadline, elapsed, accelerator)
+    if budget_s != own_budget: accelerator.print(f"{stage}: time budget {budget_s - elapsed:.0f} s in this run (time_limit_s)")
     bar = tqdm(total=steps, initial=step, desc=stage, disable=not accelerator.is_local_main_process)
     t0 = time.perf_counter() - elapsed
     progress = max(step / steps, (elapsed / budget_s) if budget_s else 0.0)
@@ -561,6 +579,10 @@ def train_base(
 ) -> WanPipeline:            # the trained pipeline (also saved to output_dir/pipeline)
     "Train the tiny Wan on the worlds: VAE, latent statistics, then DiT + text encoder; save everything."
     from accelerate import Accelerator
+    started = time.perf_counter()
+    deadline = started + cfg.time_limit_s - cfg.save_reserve_s if cfg.time_limit_s else 0.0
+    if cfg.time_limit_s and cfg.time_limit_s <= cfg.save_reserve_s:
+        raise ValueError(f"time_limit_s ({cfg.time_limit_s}) must be larger than save_reserve_s ({cfg.save_reserve_s})")
     out = Path(cfg.output_dir); out.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())  # on CPU: gloo under torchrun
     device = accelerator.device
@@ -575,7 +597,8 @@ def train_base(
     t = time.perf_counter()
     shard = _train_shard(cfg, accelerator.process_index, accelerator.num_processes)  # each process its own worlds
     train, prompts, mix = render_world_clips(shard, device=render_device,
-                                             progress=accelerator.is_local_main_process, time_budget_s=cfg.render_time_budget_s)
+                                             progress=accelerator.is_local_main_process,
+                                             time_budget_s=_budget_before(cfg.render_time_budget_s, deadline))
     val, val_prompts, _ = render_world_clips(split_seeds("validation", cfg.num_val_clips), device=render_device,
                                              progress=accelerator.is_local_main_process)
     train, val = train.to(device), val.to(device)
@@ -596,7 +619,7 @@ def train_base(
             x = torch.where(torch.rand(len(x), 1, 1, 1, 1, device=device, generator=generator) < 0.5, x, x.flip(-1))
             return vae_loss(model, x, cfg.kl_weight, cfg.gradient_weight)
         vae, _ = _run_stage("vae", accelerator, vae, vae.parameters(), vae_step, cfg.vae_steps, cfg.vae_time_budget_s,
-                            cfg.vae_lr, cfg, out, history)
+                            cfg.vae_lr, cfg, out, history, deadline)
         pipe.vae = vae.eval()
         mean, std = latent_statistics(pipe.vae, train[:512])
         if accelerator.num_processes > 1:  # one normalisation for every process: moments pooled over the shards
@@ -622,7 +645,8 @@ def train_base(
             rows = torch.where(keep, idx, len(prompts))
             embeds = prompt_embeds_from_ids(model.text_encoder, ids[rows], mask[rows])
             return dict(loss=flow_matching_loss(model.transformer, latents[idx], embeds, cfg.shift, generator))
-        both, _ = _run_stage("dit", accelerator, both, groups, dit_step, cfg.dit_steps, cfg.dit_time_budget_s, cfg.dit_lr, cfg, out, history)
+        both, _ = _run_stage("dit", accelerator, both, groups, dit_step, cfg.dit_steps, cfg.dit_time_budget_s, cfg.dit_lr, cfg, out, history,
+                             deadline)
         pipe.transformer, pipe.text_encoder = both.transformer.eval(), both.text_encoder.eval()
         pipe.vae.to(device)
 

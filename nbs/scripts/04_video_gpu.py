@@ -2,7 +2,9 @@
 
 python nbs/scripts/04_video_gpu.py OUT_DIR STAGE_SPEC
 STAGE_SPEC "vae": render, VAE (+ a short DiT warm start); "cont": both continued from the pipeline in ./tinywan_init;
-"dit": DiT only, from ./tinywan_init. Env: NUM_CLIPS, FIRST_CLIP (skip that many training worlds), RENDER_S, VAE_S, DIT_S.
+"dit": DiT only, from ./tinywan_init. Env: NUM_CLIPS, FIRST_CLIP (skip that many training worlds), RENDER_S, VAE_S, DIT_S,
+TIME_LIMIT_S (train_base's time_limit_s: everything, saving included, ends within that many seconds of its start; with it
+DIT_S can be large, e.g. TIME_LIMIT_S=500 DIT_S=1000 in a 600 s call leaves about 100 s for start-up and the tar).
 Writes OUT_DIR/{history.json, info.json, gpu_log.txt, pipeline.tar.part*}. On several GPUs:
 accelerate launch --multi_gpu --num_processes N nbs/scripts/04_video_gpu.py OUT_DIR STAGE_SPEC (each process renders its own
 share of NUM_CLIPS worlds).
@@ -23,7 +25,7 @@ torch.backends.cudnn.allow_tf32 = True
 common = dict(output_dir=str(run), num_train_clips=int(os.environ.get("NUM_CLIPS", 2560)), num_val_clips=64,
               first_train_clip=int(os.environ.get("FIRST_CLIP", 0)),  # e.g. 14000 after the 4th call: worlds no call has seen
               render_time_budget_s=float(os.environ.get("RENDER_S", 75)), mixed_precision="bf16",
-              checkpoint_every=0, log_every=20, resume=False)
+              checkpoint_every=0, log_every=20, resume=False, time_limit_s=float(os.environ.get("TIME_LIMIT_S", 0)))
 if os.environ.get("MICRO"):  # a CPU smoke test of this script
     common.update(num_train_clips=4, num_val_clips=2, vae_batch_size=2, dit_batch_size=2, vae_frames=5,
                   model_config='{"vae": {"base_dim": 8, "dim_mult": [1, 1, 1, 1]}, "transformer": {"num_layers": 1}}')
