@@ -5,8 +5,8 @@ writes nbs/results/06_camera_adherence.json)
 `CameraMoveClassifier` is fitted on the ground-truth cameras of 512 training worlds (rendering only). It then names the
 move of 64 test worlds from their ground-truth cameras, from the LGM on the latents of the same clips, and from the LGM on
 the latents each base model samples for their prompts (20 steps, guidance 4, seed 1: the samples of 04's colour adherence).
-The saved result: shipped=tiny previous=/tmp/old/vggrpo/weights/tiny-wan (the base model before its fourth DiT call, from
-`git worktree add /tmp/old 07c5180`).
+The saved result: shipped=tiny previous=/tmp/old/vggrpo/weights/tiny-wan (the base model before its fifth DiT call, from
+`git worktree add /tmp/old 0f9cf5f`).
 """
 import json, os, sys, time
 from pathlib import Path

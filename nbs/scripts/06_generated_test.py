@@ -4,7 +4,7 @@ seed 10**6 + batch offset, batches of 32 as in the GPU run).
 
 python nbs/scripts/06_generated_test.py OUT.json NAME=PIPELINE_DIR [NAME=PIPELINE_DIR ...]   (PIPELINE_DIR "tiny": the shipped one)
 About 3 minutes per base model on 2 cores. The LGM and Φ are the shipped ones; only the base model changes. The saved result
-compares shipped=tiny with previous=the tiny Wan shipped before its fourth DiT call (`git worktree add /tmp/old 07c5180`, then
+compares shipped=tiny with previous=the tiny Wan shipped before its fifth DiT call (`git worktree add /tmp/old 0f9cf5f`, then
 previous=/tmp/old/vggrpo/weights/tiny-wan).
 """
 import json, sys, time
