@@ -579,10 +579,9 @@ def train_base(
 ) -> WanPipeline:            # the trained pipeline (also saved to output_dir/pipeline)
     "Train the tiny Wan on the worlds: VAE, latent statistics, then DiT + text encoder; save everything."
     from accelerate import Accelerator
-    started = time.perf_counter()
-    deadline = started + cfg.time_limit_s - cfg.save_reserve_s if cfg.time_limit_s else 0.0
     if cfg.time_limit_s and cfg.time_limit_s <= cfg.save_reserve_s:
         raise ValueError(f"time_limit_s ({cfg.time_limit_s}) must be larger than save_reserve_s ({cfg.save_reserve_s})")
+    deadline = time.perf_counter() + cfg.time_limit_s - cfg.save_reserve_s if cfg.time_limit_s else 0.0  # when the stages must stop
     out = Path(cfg.output_dir); out.mkdir(parents=True, exist_ok=True)
     accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())  # on CPU: gloo under torchrun
     device = accelerator.device
