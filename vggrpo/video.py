@@ -547,6 +547,7 @@ def gain_over_chance(
     scores: list,             # scores[i][j]: clip i scored against prompt j (None: that prompt cannot be scored); clip i's own prompt is j = i
     n_boot: int = 2000,       # bootstrap resamples of the clips
     seed: int = 0,            # bootstrap seed
+    per_clip: bool = False,   # also return each clip's gain (`gains`), e.g. to compare two models on the same prompts
 ) -> dict:                    # adherence, chance, gain (= adherence - chance), gain_ci (95 %), clips
     "Each clip's score for its own prompt against its mean score for every *other* prompt (its chance level), with a bootstrap interval of the mean gain."
     if len(scores) < 2 or any(len(row) != len(scores) for row in scores):
@@ -560,18 +561,20 @@ def gain_over_chance(
     own, chance = np.array(own, dtype=float), np.array(chance)
     gain = own - chance
     boot = np.random.default_rng(seed).choice(gain, (n_boot, len(gain))).mean(1)
-    return dict(adherence=float(own.mean()), chance=float(chance.mean()), gain=float(gain.mean()),
-                gain_ci=[float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], clips=len(gain))
+    res = dict(adherence=float(own.mean()), chance=float(chance.mean()), gain=float(gain.mean()),
+               gain_ci=[float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], clips=len(gain))
+    return {**res, "gains": gain.tolist()} if per_clip else res
 
 def adherence_vs_chance(
     videos: torch.Tensor,     # [B, 3, T, H, W] in [-1, 1]
     prompts: list,            # B prompts, one per video
     n_boot: int = 2000,       # bootstrap resamples of the clips
     seed: int = 0,            # bootstrap seed
+    per_clip: bool = False,   # also return each clip's gain (`gains`)
 ) -> dict:                    # adherence, chance, gain (= adherence - chance), gain_ci (95 %), clips
     "Colour adherence to each clip's own prompt against its mean adherence to every *other* prompt (chance), with a bootstrap interval of the gain."
     areas = [colour_areas(v) for v in videos]
-    return gain_over_chance([[_colour_score(a, p) for p in prompts] for a in areas], n_boot, seed)
+    return gain_over_chance([[_colour_score(a, p) for p in prompts] for a in areas], n_boot, seed, per_clip)
 
 # %% ../nbs/04_video.ipynb #57e7874e
 def train_base(
