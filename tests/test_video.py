@@ -236,3 +236,16 @@ def test_train_base_on_two_processes_with_a_time_budget(tmp_path):
     assert int(last.name.rsplit("-", 1)[1]) == dit[-1]["step"]  # the budget's last step was checkpointed...
     assert {p.name for p in last.glob("random_states_*.pkl")} == {"random_states_0.pkl", "random_states_1.pkl"}  # ...by both ranks
     assert load_pipeline(out / "pipeline").transformer.config.num_layers == 1
+
+
+def test_train_base_decoder_only_keeps_the_latents(tmp_path):
+    "vae_train_encoder=False trains the decoder alone: the encoder and the latent statistics, which the DiT and the LGM read, stay exactly as they were."
+    common = dict(num_train_clips=2, num_val_clips=1, vae_steps=3, vae_batch_size=1, vae_frames=5, checkpoint_every=0, log_every=1,
+                  warmup_steps=1, model_config=json.dumps(MICRO), render_device="cpu", stages="vae")
+    first = train_base(TrainConfig(output_dir=str(tmp_path / "a"), **common))
+    second = train_base(TrainConfig(output_dir=str(tmp_path / "b"), init_from=str(tmp_path / "a" / "pipeline"), vae_train_encoder=False, **common))
+    a, b = first.vae.state_dict(), second.vae.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith(("encoder.", "quant_conv.")))
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
+    assert (first.vae.config.latents_mean, first.vae.config.latents_std) == (second.vae.config.latents_mean, second.vae.config.latents_std)
+    assert all(p.requires_grad for p in second.vae.parameters())  # the returned pipeline is not left half frozen

@@ -240,10 +240,13 @@ def vae_loss(
     pixels: torch.Tensor,      # [B, 3, T, H, W] in [-1, 1]
     kl_weight: float = 1e-6,   # weight of the mean KL per latent element
     gradient_weight: float = 0.5,  # weight of the L1 between spatial image gradients
+    train_encoder: bool = True,    # False: the encoder runs without gradients and the decoder reads the posterior mode (the latents Wan uses)
 ) -> dict:                     # loss (to minimise) and its parts, plus the batch's PSNR
     "Reconstruction (L1 + L2 + image-gradient L1) + small KL of the Wan VAE on a batch of clips."
-    posterior = vae.encode(pixels).latent_dist
-    recon = _decode_unclamped(vae, posterior.sample())
+    with torch.set_grad_enabled(train_encoder and torch.is_grad_enabled()):
+        posterior = vae.encode(pixels).latent_dist
+        z = posterior.sample() if train_encoder else posterior.mode()
+    recon = _decode_unclamped(vae, z)
     l1, l2 = (recon - pixels).abs().mean(), F.mse_loss(recon, pixels)
     def grads(x): return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
     grad = sum((a - b).abs().mean() for a, b in zip(grads(recon), grads(pixels)))
@@ -302,6 +305,7 @@ class TrainConfig:
     vae_lr: float = 4e-4
     kl_weight: float = 1e-6
     gradient_weight: float = 0.5
+    vae_train_encoder: bool = True     # False: the VAE stage trains only the decoder; the encoder, and so the latents (and their statistics) that the DiT and the LGM read, stay as they are
     dit_steps: int = 8000              # DiT optimisation steps (upper bound)
     dit_time_budget_s: float = 0.0     # stop the DiT stage after this many seconds (0: no limit)
     dit_batch_size: int = 64
@@ -619,16 +623,19 @@ def train_base(
             start = torch.randint(0, train.shape[2] - cfg.vae_frames + 1, (1,), generator=generator, device=device)
             x = to_pixels(train[idx][:, :, int(start):int(start) + cfg.vae_frames])
             x = torch.where(torch.rand(len(x), 1, 1, 1, 1, device=device, generator=generator) < 0.5, x, x.flip(-1))
-            return vae_loss(model, x, cfg.kl_weight, cfg.gradient_weight)
-        vae, _ = _run_stage("vae", accelerator, vae, vae.parameters(), vae_step, cfg.vae_steps, cfg.vae_time_budget_s,
+            return vae_loss(model, x, cfg.kl_weight, cfg.gradient_weight, cfg.vae_train_encoder)
+        if not cfg.vae_train_encoder: vae.encoder.requires_grad_(False); vae.quant_conv.requires_grad_(False)
+        vae, _ = _run_stage("vae", accelerator, vae, [p for p in vae.parameters() if p.requires_grad], vae_step, cfg.vae_steps, cfg.vae_time_budget_s,
                             cfg.vae_lr, cfg, out, history, deadline)
-        pipe.vae = vae.eval()
+        pipe.vae = vae.eval().requires_grad_(True)
+    if "vae" in stages and cfg.vae_train_encoder:  # a new encoder: new latent statistics (a decoder-only run keeps them)
         mean, std = latent_statistics(pipe.vae, train[:512])
         if accelerator.num_processes > 1:  # one normalisation for every process: moments pooled over the shards
             cells = ((train.shape[2] - 1) // pipe.vae_scale_factor_temporal + 1) * (train.shape[3] // pipe.vae_scale_factor_spatial) ** 2
             n = accelerator.gather(torch.tensor([float(min(len(train), 512) * cells)], device=device))
             mean, std = pooled_statistics(accelerator.gather(mean[None].to(device)), accelerator.gather(std[None].to(device)), n)
         set_latent_statistics(pipe.vae, mean.cpu(), std.cpu())
+    if "vae" in stages:
         info["vae_val"] = {k: v for k, v in reconstruction_metrics(pipe, val).items() if "per_clip" not in k}
         accelerator.print("VAE on held-out clips", info["vae_val"])
 

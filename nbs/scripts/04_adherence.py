@@ -1,8 +1,8 @@
 """Colour adherence of one or more tiny-Wan pipelines on held-out prompts (test split), at several guidance scales.
 
 python nbs/scripts/04_adherence.py OUT.json NAME=PIPELINE_DIR [NAME=PIPELINE_DIR ...]   (PIPELINE_DIR "tiny": the shipped one)
-Env: GUIDANCE (default "4,8"), PROMPTS (default 64; the test seeds 1,010,000 on), VAE_ROW=1 (also score the real clips
-encoded and decoded by the shipped VAE: the most a DiT can reach through that VAE, "real through VAE"; and
+Env: GUIDANCE (default "4,8"), PROMPTS (default 64; the test seeds 1,010,000 on), VAE_ROW=1 or a pipeline folder (also score the real clips
+encoded and decoded by the shipped VAE, or that pipeline's: the most a DiT can reach through that VAE, "real through VAE"; and
 "palette area", each palette colour's share of the frame, summed over the clips, before and after the VAE). With two or more pipelines, "paired" holds
 each one's gain minus the first one's, clip by clip on the same prompts and noise, with a bootstrap interval of the mean
 difference: a sharper comparison than two separate intervals.
@@ -22,7 +22,7 @@ prompts = [c.prompt for c in test]
 res = {"prompts": len(prompts), "device": device, "real": adherence_vs_chance(torch.stack([c.rgb for c in test]), prompts)}
 gains = {}  # per-clip gains, for the paired comparison
 if os.environ.get("VAE_ROW"):
-    vae_pipe = load_pipeline("tiny", device=device)
+    vae_pipe = load_pipeline("tiny" if os.environ["VAE_ROW"] == "1" else os.environ["VAE_ROW"], device=device)
     with torch.no_grad():
         recon = torch.cat([decode_latents(vae_pipe, encode_video(vae_pipe, torch.stack([c.rgb for c in test[i:i + 16]]).to(device))).float().cpu()
                            for i in range(0, len(test), 16)])
