@@ -628,14 +628,13 @@ def train_base(
         vae, _ = _run_stage("vae", accelerator, vae, [p for p in vae.parameters() if p.requires_grad], vae_step, cfg.vae_steps, cfg.vae_time_budget_s,
                             cfg.vae_lr, cfg, out, history, deadline)
         pipe.vae = vae.eval().requires_grad_(True)
-    if "vae" in stages and cfg.vae_train_encoder:  # a new encoder: new latent statistics (a decoder-only run keeps them)
-        mean, std = latent_statistics(pipe.vae, train[:512])
-        if accelerator.num_processes > 1:  # one normalisation for every process: moments pooled over the shards
-            cells = ((train.shape[2] - 1) // pipe.vae_scale_factor_temporal + 1) * (train.shape[3] // pipe.vae_scale_factor_spatial) ** 2
-            n = accelerator.gather(torch.tensor([float(min(len(train), 512) * cells)], device=device))
-            mean, std = pooled_statistics(accelerator.gather(mean[None].to(device)), accelerator.gather(std[None].to(device)), n)
-        set_latent_statistics(pipe.vae, mean.cpu(), std.cpu())
-    if "vae" in stages:
+        if cfg.vae_train_encoder:  # a new encoder: new latent statistics (a decoder-only run keeps them)
+            mean, std = latent_statistics(pipe.vae, train[:512])
+            if accelerator.num_processes > 1:  # one normalisation for every process: moments pooled over the shards
+                cells = ((train.shape[2] - 1) // pipe.vae_scale_factor_temporal + 1) * (train.shape[3] // pipe.vae_scale_factor_spatial) ** 2
+                n = accelerator.gather(torch.tensor([float(min(len(train), 512) * cells)], device=device))
+                mean, std = pooled_statistics(accelerator.gather(mean[None].to(device)), accelerator.gather(std[None].to(device)), n)
+            set_latent_statistics(pipe.vae, mean.cpu(), std.cpu())
         info["vae_val"] = {k: v for k, v in reconstruction_metrics(pipe, val).items() if "per_clip" not in k}
         accelerator.print("VAE on held-out clips", info["vae_val"])
 

@@ -6,15 +6,15 @@ encoded and decoded by the shipped VAE, or that pipeline's: the most a DiT can r
 "palette area", each palette colour's share of the frame, summed over the clips, before and after the VAE). With two or more pipelines, "paired" holds
 each one's gain minus the first one's, clip by clip on the same prompts and noise, with a bootstrap interval of the mean
 difference: a sharper comparison than two separate intervals.
-`vggrpo.video.adherence_vs_chance`: each video's colour adherence to its own prompt vs its mean adherence to the 63 other
+`vggrpo.video.adherence_vs_chance`: each video's colour adherence to its own prompt vs its mean adherence to all the other
 prompts (chance), with a bootstrap interval of the gain; "shuffled" scores the same videos against the next clip's prompt
 alone (the older, noisier chance level), "real" the rendered worlds themselves.
 """
 import json, os, sys, time
+import numpy as np
 import torch
 from vggrpo.video import adherence_vs_chance, colour_adherence, colour_areas, decode_latents, encode_video, load_pipeline, sample_videos
 from vggrpo.worlds import render_clip
-import numpy as np
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 test = [render_clip(1_010_000 + i) for i in range(int(os.environ.get("PROMPTS", 64)))]
