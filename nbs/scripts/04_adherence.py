@@ -28,7 +28,9 @@ if os.environ.get("VAE_ROW"):
                            for i in range(0, len(test), 16)])
     res["real through VAE"] = adherence_vs_chance(recon, prompts)
     print("real through VAE", res["real through VAE"], flush=True)
-    area = lambda videos: {k: round(sum(a[k] for a in map(colour_areas, videos)), 4) for k in colour_areas(videos[0])}
+    def area(videos):  # each palette colour's share of the frame, summed over the clips
+        areas = [colour_areas(v) for v in videos]
+        return {k: round(sum(a[k] for a in areas), 4) for k in areas[0]}
     res["palette area"] = {"real": area([c.rgb for c in test]), "through VAE": area(recon)}
     print("palette area", res["palette area"], flush=True)
 for arg in sys.argv[2:]:
