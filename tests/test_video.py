@@ -133,8 +133,10 @@ def test_shipped_tiny_weights_small_and_fast_to_load():
 def test_tiny_vae_reconstructs_held_out_worlds(tiny):
     clips = torch.stack([render_clip(s).rgb for s in (1_000_000, 1_000_001)])
     recon = decode_latents(tiny, encode_video(tiny, clips))
-    assert psnr(recon, clips).min() > 19  # measured 21.9 dB mean on 64 held-out clips (04_video_gpu.json, call3); untrained: ~10 dB
-    assert ssim(recon, clips).min() > 0.45
+    # measured 23.4 dB / 0.68 mean on 64 held-out clips (04_decoder_gpu.json, full_run call2; 21.9 dB / 0.63 with the decoder
+    # before), min 20.8 dB on the 8 of 04_video_cpu.json; untrained: ~10 dB
+    assert psnr(recon, clips).min() > 20
+    assert ssim(recon, clips).min() > 0.5
     # statistics in the config make the latents roughly standardised
     z = encode_video(tiny, clips)
     assert 0.3 < float(z.std()) < 3.0 and abs(float(z.mean())) < 1.0

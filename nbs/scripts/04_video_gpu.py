@@ -3,7 +3,9 @@
 python nbs/scripts/04_video_gpu.py OUT_DIR STAGE_SPEC
 STAGE_SPEC "vae": render, VAE (+ a short DiT warm start); "cont": both continued from the pipeline in ./tinywan_init;
 "dit": DiT only, from ./tinywan_init; "decoder": the VAE's decoder only, from ./tinywan_init (vae_train_encoder=False: the
-encoder and the latent statistics, and so what the DiT and the LGM read, stay as they are; VAE_FRAMES, VAE_B, VAE_LR). Env: NUM_CLIPS, FIRST_CLIP (skip that many training worlds), RENDER_S, VAE_S, DIT_S,
+encoder and the latent statistics, and so what the DiT and the LGM read, stay as they are; VAE_FRAMES, VAE_B, VAE_LR);
+"freshdecoder": the same, but from a randomly initialised decoder of width DECODER_BASE_DIM (default: the encoder's 32) on the
+shipped encoder (a capacity test: run two widths side by side, one per GPU, with RUN_DIR set apart; no pipeline is written). Env: NUM_CLIPS, FIRST_CLIP (skip that many training worlds), RENDER_S, VAE_S, DIT_S,
 SAVE_RESERVE_S (default 30), TIME_LIMIT_S (train_base's time_limit_s: everything, saving included, ends within that many seconds of its start; with it
 DIT_S can be large, e.g. TIME_LIMIT_S=500 DIT_S=1000 in a 600 s call leaves about 100 s for start-up and the tar).
 Writes OUT_DIR/{history.json, info.json, gpu_log.txt, pipeline.tar.part*}. On several GPUs:
@@ -18,7 +20,7 @@ import torch
 from vggrpo.video import TrainConfig, train_base
 
 out, spec = Path(sys.argv[1]).resolve(), sys.argv[2]
-run = Path("/tmp/tinywan_run")
+run = Path(os.environ.get("RUN_DIR", "/tmp/tinywan_run"))
 t0 = time.time()
 print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu", torch.__version__, flush=True)
 torch.backends.cuda.matmul.allow_tf32 = True
@@ -31,6 +33,19 @@ common = dict(output_dir=str(run), num_train_clips=int(os.environ.get("NUM_CLIPS
 if os.environ.get("MICRO"):  # a CPU smoke test of this script
     common.update(num_train_clips=4, num_val_clips=2, vae_batch_size=2, dit_batch_size=2, vae_frames=5,
                   model_config='{"vae": {"base_dim": 8, "dim_mult": [1, 1, 1, 1]}, "transformer": {"num_layers": 1}}')
+if spec == "freshdecoder":  # a new decoder, of any width, on the shipped encoder: write that pipeline, then train it as "decoder"
+    from diffusers import AutoencoderKLWan
+    from vggrpo.video import load_pipeline
+    init = load_pipeline("tiny")
+    config = {k: v for k, v in init.vae.config.items() if not k.startswith("_")}
+    torch.manual_seed(int(os.environ.get("SEED", 0)))
+    vae = AutoencoderKLWan(**{**config, "decoder_base_dim": int(os.environ.get("DECODER_BASE_DIM", config["base_dim"]))})
+    kept = {k: v for k, v in init.vae.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
+    missing = vae.load_state_dict(kept, strict=False).missing_keys
+    assert not any(k.startswith(("encoder.", "quant_conv.")) for k in missing)  # the whole encoder is the shipped one
+    init.register_modules(vae=vae)
+    init.save_pretrained(f"tinywan_fresh_{run.name}")
+    print("fresh decoder", sum(p.numel() for p in vae.decoder.parameters()) / 1e6, "M parameters", flush=True)
 if spec == "vae":
     cfg = TrainConfig(**common, vae_time_budget_s=float(os.environ.get("VAE_S", 330)), vae_steps=100000,
                       dit_time_budget_s=float(os.environ.get("DIT_S", 90)), dit_steps=100000)
@@ -40,8 +55,9 @@ elif spec == "cont":  # second call: continue the VAE (short crops, big batch), 
                 vae_time_budget_s=float(os.environ.get("VAE_S", 170)), vae_steps=100000,
                 dit_time_budget_s=float(os.environ.get("DIT_S", 220)), dit_steps=100000)
     cfg = TrainConfig(**{**cont, **common})
-elif spec == "decoder":  # the decoder alone: the latents stay as they are, so the shipped DiT and LGM stay valid
-    dec = dict(stages="vae", vae_train_encoder=False, init_from=str(Path("tinywan_init").resolve()), warmup_steps=20,
+elif spec in ("decoder", "freshdecoder"):  # the decoder alone: the latents stay as they are, so the shipped DiT and LGM stay valid
+    init_dir = Path("tinywan_init" if spec == "decoder" else "tinywan_fresh_" + run.name).resolve()
+    dec = dict(stages="vae", vae_train_encoder=False, init_from=str(init_dir), warmup_steps=20,
                vae_frames=int(os.environ.get("VAE_FRAMES", 33)), vae_batch_size=int(os.environ.get("VAE_B", 16)),
                vae_lr=float(os.environ.get("VAE_LR", 2e-4)), vae_time_budget_s=float(os.environ.get("VAE_S", 1000)), vae_steps=100000)
     cfg = TrainConfig(**{**dec, **common})
@@ -54,5 +70,6 @@ if torch.distributed.is_available() and torch.distributed.is_initialized():  # u
     torch.distributed.barrier(); torch.distributed.destroy_process_group()
     if int(os.environ.get("RANK", 0)) != 0: sys.exit(0)  # the main process writes the outputs
 for name in ("history.json", "info.json"):
-    (out / f"{spec}_{name}").write_text((run / name).read_text())
+    (out / f"{spec}{os.environ.get('DECODER_BASE_DIM', '')}_{name}").write_text((run / name).read_text())
+if spec == "freshdecoder": sys.exit(0)
 subprocess.run(f"cd {run} && tar cf - pipeline | split -b 15m - {out}/{spec}_pipeline.tar.part", shell=True, check=True)

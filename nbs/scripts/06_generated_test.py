@@ -5,7 +5,8 @@ seed 10**6 + batch offset, batches of 32 as in the GPU run).
 python nbs/scripts/06_generated_test.py OUT.json NAME=PIPELINE_DIR [NAME=PIPELINE_DIR ...]   (PIPELINE_DIR "tiny": the shipped one)
 About 3 minutes per base model on 2 cores. The LGM and Φ are the shipped ones; only the base model changes. The saved result
 compares shipped=tiny with previous=the tiny Wan shipped before its fifth DiT call (`git worktree add /tmp/old 0f9cf5f`, then
-previous=/tmp/old/vggrpo/weights/tiny-wan).
+previous=/tmp/old/vggrpo/weights/tiny-wan with its vae/ weights replaced by the shipped ones: since session 10 the two differ
+only in the DiT; the file's "old_decoder" keeps both rows with the decoder shipped before).
 """
 import json, sys, time
 
