@@ -157,6 +157,23 @@ def test_sample_videos_bad_arguments(micro):
         sample_videos(micro, "x", num_frames=8)
 
 
+def test_with_new_decoder_keeps_the_encoder_and_latents(micro):
+    from vggrpo.video import with_new_decoder
+    wide = with_new_decoder(micro.vae, 12, seed=1)
+    enc = {k: v for k, v in micro.vae.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
+    assert all(torch.equal(wide.state_dict()[k], v) for k, v in enc.items())
+    assert wide.config.decoder_base_dim == 12 and wide.config.latents_std == micro.vae.config.latents_std
+    x = torch.rand(1, 3, 5, 16, 16) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(wide.encode(x).latent_dist.mode(), micro.vae.encode(x).latent_dist.mode())
+    again = with_new_decoder(micro.vae, 12, seed=1)  # seeded: the same new decoder, and the global RNG untouched
+    state = torch.random.get_rng_state(); with_new_decoder(micro.vae, seed=2)
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert all(torch.equal(a, b) for a, b in zip(wide.decoder.parameters(), again.decoder.parameters()))
+    assert with_new_decoder(micro.vae).config.decoder_base_dim == micro.vae.config.base_dim
+    with pytest.raises(ValueError, match="positive"): with_new_decoder(micro.vae, -4)
+
+
 def test_psnr_ssim_properties():
     x = torch.rand(2, 3, 5, 16, 16) * 2 - 1
     assert torch.isclose(ssim(x, x), torch.ones(2)).all()

@@ -26,7 +26,7 @@ __all__ = ['NUM_FRAMES', 'HEIGHT', 'WIDTH', 'TINY_WEIGHTS', 'TINY_CONFIG', 'buil
            'prompt_embeds_from_ids', 'flow_matching_loss', 'TrainConfig', 'render_world_clips', 'to_pixels',
            'latent_statistics', 'pooled_statistics', 'set_latent_statistics', 'encode_clips', 'psnr', 'ssim',
            'reconstruction_metrics', 'prompt_colours', 'colour_areas', 'colour_adherence', 'gain_over_chance',
-           'adherence_vs_chance', 'train_base', 'train_base_cli']
+           'adherence_vs_chance', 'train_base', 'train_base_cli', 'with_new_decoder']
 
 # %% ../nbs/04_video.ipynb #46e46405
 NUM_FRAMES, HEIGHT, WIDTH = 33, 64, 64  # the project's default clip; latents [16, 9, 8, 8]
@@ -682,3 +682,21 @@ def train_base_cli(
         torch.distributed.barrier(); torch.distributed.destroy_process_group()  # a clean exit for every rank (gloo aborts otherwise)
     print(f"saved {Path(cfg.output_dir) / 'pipeline'}")
     return 0
+
+# %% ../nbs/04_video.ipynb #a3ed911f
+def with_new_decoder(
+    vae: AutoencoderKLWan,                # a trained Wan VAE: its encoder, quant_conv and latent statistics are kept
+    decoder_base_dim: int | None = None,  # the new decoder's width (diffusers' `decoder_base_dim`; None: the encoder's `base_dim`)
+    seed: int = 0,                        # seeds the new decoder's initialisation (the global RNG is left as it was)
+) -> AutoencoderKLWan:                    # same encoder, same latents, an untrained decoder; on the input's device and dtype
+    "The same encoder (so the same latents: a DiT and an LGM that read them stay valid) with a new, randomly initialised decoder."
+    config = {k: v for k, v in vae.config.items() if not k.startswith("_")}
+    width = decoder_base_dim or config["base_dim"]
+    if width < 1: raise ValueError(f"decoder_base_dim must be positive, got {decoder_base_dim}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        new = AutoencoderKLWan(**{**config, "decoder_base_dim": width})
+    kept = {k: v for k, v in vae.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
+    missing = [k for k in new.load_state_dict(kept, strict=False).missing_keys if k.startswith(("encoder.", "quant_conv."))]
+    if missing: raise ValueError(f"the VAE's encoder does not fit its own config: {missing[:3]} missing")
+    return new.to(device=vae.device, dtype=vae.dtype)

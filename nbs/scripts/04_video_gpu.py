@@ -34,18 +34,11 @@ if os.environ.get("MICRO"):  # a CPU smoke test of this script
     common.update(num_train_clips=4, num_val_clips=2, vae_batch_size=2, dit_batch_size=2, vae_frames=5,
                   model_config='{"vae": {"base_dim": 8, "dim_mult": [1, 1, 1, 1]}, "transformer": {"num_layers": 1}}')
 if spec == "freshdecoder":  # a new decoder, of any width, on the shipped encoder: write that pipeline, then train it as "decoder"
-    from diffusers import AutoencoderKLWan
-    from vggrpo.video import load_pipeline
+    from vggrpo.video import load_pipeline, with_new_decoder
     init = load_pipeline("tiny")
-    config = {k: v for k, v in init.vae.config.items() if not k.startswith("_")}
-    torch.manual_seed(int(os.environ.get("SEED", 0)))
-    vae = AutoencoderKLWan(**{**config, "decoder_base_dim": int(os.environ.get("DECODER_BASE_DIM", config["base_dim"]))})
-    kept = {k: v for k, v in init.vae.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
-    missing = vae.load_state_dict(kept, strict=False).missing_keys
-    assert not any(k.startswith(("encoder.", "quant_conv.")) for k in missing)  # the whole encoder is the shipped one
-    init.register_modules(vae=vae)
+    init.register_modules(vae=with_new_decoder(init.vae, int(os.environ.get("DECODER_BASE_DIM", 0)) or None, int(os.environ.get("SEED", 0))))
     init.save_pretrained(f"tinywan_fresh_{run.name}")
-    print("fresh decoder", sum(p.numel() for p in vae.decoder.parameters()) / 1e6, "M parameters", flush=True)
+    print("fresh decoder", sum(p.numel() for p in init.vae.decoder.parameters()) / 1e6, "M parameters", flush=True)
 if spec == "vae":
     cfg = TrainConfig(**common, vae_time_budget_s=float(os.environ.get("VAE_S", 330)), vae_steps=100000,
                       dit_time_budget_s=float(os.environ.get("DIT_S", 90)), dit_steps=100000)
