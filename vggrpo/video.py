@@ -25,8 +25,8 @@ __all__ = ['NUM_FRAMES', 'HEIGHT', 'WIDTH', 'TINY_WEIGHTS', 'TINY_CONFIG', 'buil
            'check_pipeline_folder', 'load_pipeline', 'sample_videos', 'vae_loss', 'tokenize_prompts',
            'prompt_embeds_from_ids', 'flow_matching_loss', 'TrainConfig', 'render_world_clips', 'to_pixels',
            'latent_statistics', 'pooled_statistics', 'set_latent_statistics', 'encode_clips', 'psnr', 'ssim',
-           'reconstruction_metrics', 'prompt_colours', 'colour_areas', 'colour_adherence', 'gain_over_chance',
-           'adherence_vs_chance', 'train_base', 'train_base_cli', 'with_new_decoder']
+           'reconstruction_metrics', 'prompt_colours', 'colour_areas', 'colour_adherence', 'bootstrap_mean_ci',
+           'gain_over_chance', 'adherence_vs_chance', 'train_base', 'train_base_cli', 'with_new_decoder']
 
 # %% ../nbs/04_video.ipynb #46e46405
 NUM_FRAMES, HEIGHT, WIDTH = 33, 64, 64  # the project's default clip; latents [16, 9, 8, 8]
@@ -224,6 +224,8 @@ def sample_videos(
     return latents, (decode_latents(pipe, latents) if decode else None)
 
 # %% ../nbs/04_video.ipynb #c16530e3
+_ENCODER_PARTS = ("encoder", "quant_conv")  # the modules of AutoencoderKLWan that make the latents (a decoder-only run keeps them)
+
 def _decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
     "diffusers' `AutoencoderKLWan._decode` loop without its final clamp (for training)."
     vae.clear_cache()
@@ -547,6 +549,16 @@ def _colour_score(areas: dict, prompt: str) -> float | None:
     top = sorted(areas, key=areas.get, reverse=True)[:len(named)]
     return len(named & set(top)) / len(named)
 
+def bootstrap_mean_ci(
+    values,                   # per-clip values (e.g. gains, or paired differences of two models' gains)
+    n_boot: int = 2000,       # bootstrap resamples of the clips
+    seed: int = 0,            # bootstrap seed
+) -> list:                    # [2.5 %, 97.5 %] percentiles of the resampled means
+    "95 % bootstrap interval of the mean of per-clip values (clips resampled with replacement)."
+    values = np.asarray(values, dtype=float)
+    boot = np.random.default_rng(seed).choice(values, (n_boot, len(values))).mean(1)
+    return [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
+
 def gain_over_chance(
     scores: list,             # scores[i][j]: clip i scored against prompt j (None: that prompt cannot be scored); clip i's own prompt is j = i
     n_boot: int = 2000,       # bootstrap resamples of the clips
@@ -564,9 +576,8 @@ def gain_over_chance(
     if not own: raise ValueError("no clip can be scored against both its own prompt and another one")
     own, chance = np.array(own, dtype=float), np.array(chance)
     gain = own - chance
-    boot = np.random.default_rng(seed).choice(gain, (n_boot, len(gain))).mean(1)
     res = dict(adherence=float(own.mean()), chance=float(chance.mean()), gain=float(gain.mean()),
-               gain_ci=[float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], clips=len(gain))
+               gain_ci=bootstrap_mean_ci(gain, n_boot, seed), clips=len(gain))
     return {**res, "gains": gain.tolist()} if per_clip else res
 
 def adherence_vs_chance(
@@ -624,7 +635,8 @@ def train_base(
             x = to_pixels(train[idx][:, :, int(start):int(start) + cfg.vae_frames])
             x = torch.where(torch.rand(len(x), 1, 1, 1, 1, device=device, generator=generator) < 0.5, x, x.flip(-1))
             return vae_loss(model, x, cfg.kl_weight, cfg.gradient_weight, cfg.vae_train_encoder)
-        if not cfg.vae_train_encoder: vae.encoder.requires_grad_(False); vae.quant_conv.requires_grad_(False)
+        if not cfg.vae_train_encoder:
+            for part in _ENCODER_PARTS: getattr(vae, part).requires_grad_(False)
         vae, _ = _run_stage("vae", accelerator, vae, [p for p in vae.parameters() if p.requires_grad], vae_step, cfg.vae_steps, cfg.vae_time_budget_s,
                             cfg.vae_lr, cfg, out, history, deadline)
         pipe.vae = vae.eval().requires_grad_(True)
@@ -696,7 +708,8 @@ def with_new_decoder(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         new = AutoencoderKLWan(**{**config, "decoder_base_dim": width})
-    kept = {k: v for k, v in vae.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
-    missing = [k for k in new.load_state_dict(kept, strict=False).missing_keys if k.startswith(("encoder.", "quant_conv."))]
+    prefixes = tuple(part + "." for part in _ENCODER_PARTS)
+    kept = {k: v for k, v in vae.state_dict().items() if k.startswith(prefixes)}
+    missing = [k for k in new.load_state_dict(kept, strict=False).missing_keys if k.startswith(prefixes)]
     if missing: raise ValueError(f"the VAE's encoder does not fit its own config: {missing[:3]} missing")
     return new.to(device=vae.device, dtype=vae.dtype)

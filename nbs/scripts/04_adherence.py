@@ -14,7 +14,7 @@ alone (the older, noisier chance level), "real" the rendered worlds themselves.
 import json, os, sys, time
 import numpy as np
 import torch
-from vggrpo.video import adherence_vs_chance, colour_adherence, colour_areas, decode_latents, encode_video, load_pipeline, sample_videos
+from vggrpo.video import adherence_vs_chance, bootstrap_mean_ci, colour_adherence, colour_areas, decode_latents, encode_video, load_pipeline, sample_videos
 from vggrpo.worlds import render_clip
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -55,8 +55,6 @@ first = next(iter(gains))[0] if gains else None
 for (name, g), gain in gains.items():
     if name == first or (first, g) not in gains: continue
     diff = gain - gains[first, g]
-    boot = np.random.default_rng(0).choice(diff, (2000, len(diff))).mean(1)
-    res.setdefault("paired", {})[f"{name} - {first} cfg{g:g}"] = dict(
-        mean=float(diff.mean()), ci=[float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], clips=len(diff))
+    res.setdefault("paired", {})[f"{name} - {first} cfg{g:g}"] = dict(mean=float(diff.mean()), ci=bootstrap_mean_ci(diff), clips=len(diff))
 print(res.get("paired", {}), flush=True)
 json.dump(res, open(sys.argv[1], "w"), indent=1)
