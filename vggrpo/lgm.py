@@ -612,11 +612,12 @@ def train_lgm(
     final_time_budget: float | None = None,  # seconds per final run (None: no limit)
     rollout_kwargs: dict | None = None,  # `vggrpo.sde.rollout` options for generated latents
     bf16: bool = True,  # bfloat16 autocast for training on CUDA (evaluation stays float32)
+    init_lgm=None,  # folder of a saved LGM to continue training from (its k is used; the least-squares fit and the sweep are skipped)
     device="cpu",  # where everything runs
     seed: int = 0,  # batch order, sampling
     log=print,  # progress lines
 ) -> dict:  # everything measured (also in output_dir/results.json)
-    "Data, least-squares sweep over k, short training per k, frozen vs LoRA at the best k, test tables; saves the shipped LGM."
+    "Data, least-squares sweep over k, short training per k, frozen vs LoRA at the best k (or: continue `init_lgm`), test tables; saves the LGM."
     from vggrpo.video import decode_latents, encode_video
     output_dir = Path(output_dir); output_dir.mkdir(parents=True, exist_ok=True)
     phi = phi.to(device).eval().requires_grad_(False)
@@ -628,7 +629,7 @@ def train_lgm(
                               num_generated_train=num_generated_train, num_generated_test=num_generated_test, sweep_steps=sweep_steps,
                               final_steps=final_steps, batch_size=batch_size, lr=lr, rollout=rollout_kwargs, device=str(device),
                               data_time_budget=data_time_budget, sweep_time_budget=sweep_time_budget,
-                              final_time_budget=final_time_budget, bf16=bf16)}
+                              final_time_budget=final_time_budget, bf16=bf16, init_lgm=None if init_lgm is None else str(init_lgm))}
     save = lambda: (output_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))
 
     t0 = time.perf_counter()
@@ -645,36 +646,45 @@ def train_lgm(
                            test_generated=0 if gen_test is None else len(gen_test["latents"]))
     log(f"data in {results['data_seconds']:.1f}s: train {len(real['latents'])} real + {0 if gen_train is None else len(gen_train['latents'])} generated")
 
-    t0 = time.perf_counter()
-    fit = least_squares_stitch(phi, subset(real, slice(0, ls_clips)), ks, heldout=val, batch_size=batch_size)
-    results["least_squares_seconds"] = time.perf_counter() - t0
-    log("least-squares held-out error: " + ", ".join(f"k={k}: {fit[k]['heldout_error']:.3f}" for k in ks))
-
-    sweep, histories = [], {}
-    for k in ks:
-        lgm = least_squares_lgm(phi, fit[k], k)
-        at_init = evaluate_lgm(lgm, phi, val, batch_size, phi_vs_gt=k == ks[0])
-        if k == ks[0]: results["val_phi_vs_gt"] = at_init.pop("phi_vs_gt")
+    if init_lgm is not None:  # continue a saved LGM: no least-squares fit, no sweep
+        start = lambda: LatentGeometryModel.from_pretrained(init_lgm).to(device, torch.float32)
+        results["init"] = evaluate_lgm(start(), phi, val, batch_size)
+        results["val_phi_vs_gt"] = results["init"].pop("phi_vs_gt")
+        results["best_k"] = best_k = start().stitch_layer
+        histories = {}
+        log(_summary_line(f"continuing {init_lgm} (k={best_k})", results["init"]))
+    else:
         t0 = time.perf_counter()
-        histories[f"k={k}"] = train_stitching(lgm, phi, train, sweep_steps, batch_size, lr, "frozen", seed=seed, time_budget=sweep_time_budget, bf16=bf16)
-        seconds = time.perf_counter() - t0
-        trained = evaluate_lgm(lgm, phi, val, batch_size, phi_vs_gt=False)
-        with torch.no_grad():
-            align = sum(float(alignment_loss(lgm.stitch_tokens(val["latents"][b]), phi_tokens_at(phi, val["video"][b], [k])[0][k])) * (b.stop - b.start)
-                        for b in _batches(num_val, batch_size)) / num_val
-        sweep.append(dict(k=k, ls_fit_error=fit[k]["fit_error"], ls_heldout_error=fit[k]["heldout_error"],
-                          ls_special_heldout_error=fit[k]["heldout_special_error"], init=at_init, trained=trained,
-                          val_alignment_loss=align, train_seconds=seconds, steps=histories[f"k={k}"][-1]["step"],
-                          phi_parameters_kept=sum(p.numel() for p in lgm.geomodel.parameters())))
-        log(_summary_line(f"k={k} least squares", at_init)); log(_summary_line(f"k={k} trained", trained))
-        results["sweep"] = sweep; save()
-    best_k = min(sweep, key=lambda r: r["trained"]["teacher_total"])["k"]
-    results["best_k"] = best_k
-    log(f"best stitch layer: k={best_k}")
+        fit = least_squares_stitch(phi, subset(real, slice(0, ls_clips)), ks, heldout=val, batch_size=batch_size)
+        results["least_squares_seconds"] = time.perf_counter() - t0
+        log("least-squares held-out error: " + ", ".join(f"k={k}: {fit[k]['heldout_error']:.3f}" for k in ks))
+
+        sweep, histories = [], {}
+        for k in ks:
+            lgm = least_squares_lgm(phi, fit[k], k)
+            at_init = evaluate_lgm(lgm, phi, val, batch_size, phi_vs_gt=k == ks[0])
+            if k == ks[0]: results["val_phi_vs_gt"] = at_init.pop("phi_vs_gt")
+            t0 = time.perf_counter()
+            histories[f"k={k}"] = train_stitching(lgm, phi, train, sweep_steps, batch_size, lr, "frozen", seed=seed, time_budget=sweep_time_budget, bf16=bf16)
+            seconds = time.perf_counter() - t0
+            trained = evaluate_lgm(lgm, phi, val, batch_size, phi_vs_gt=False)
+            with torch.no_grad():
+                align = sum(float(alignment_loss(lgm.stitch_tokens(val["latents"][b]), phi_tokens_at(phi, val["video"][b], [k])[0][k])) * (b.stop - b.start)
+                            for b in _batches(num_val, batch_size)) / num_val
+            sweep.append(dict(k=k, ls_fit_error=fit[k]["fit_error"], ls_heldout_error=fit[k]["heldout_error"],
+                              ls_special_heldout_error=fit[k]["heldout_special_error"], init=at_init, trained=trained,
+                              val_alignment_loss=align, train_seconds=seconds, steps=histories[f"k={k}"][-1]["step"],
+                              phi_parameters_kept=sum(p.numel() for p in lgm.geomodel.parameters())))
+            log(_summary_line(f"k={k} least squares", at_init)); log(_summary_line(f"k={k} trained", trained))
+            results["sweep"] = sweep; save()
+        best_k = min(sweep, key=lambda r: r["trained"]["teacher_total"])["k"]
+        results["best_k"] = best_k
+        log(f"best stitch layer: k={best_k}")
+        start = lambda: least_squares_lgm(phi, fit[best_k], best_k)
 
     finals = {}
     for i, mode in enumerate(tune_modes):
-        lgm = least_squares_lgm(phi, fit[best_k], best_k)
+        lgm = start()
         t0 = time.perf_counter()
         histories[mode] = train_stitching(lgm, phi, train, final_steps, batch_size, lr, mode, seed=seed + 1, time_budget=final_time_budget, bf16=bf16)
         finals[mode] = (lgm, evaluate_lgm(lgm, phi, val, batch_size, phi_vs_gt=False), time.perf_counter() - t0, histories[mode][-1]["step"])
@@ -804,6 +814,7 @@ def train_lgm_cli(
     p.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA")
     p.add_argument("--final-time-budget", type=float, default=None, help="seconds per final run")
     p.add_argument("--device", default=None, help="default: cuda if available")
+    p.add_argument("--init-lgm", default=None, help="folder of a saved LGM to continue training (skips the least-squares fit and the sweep)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     from vggrpo.video import load_pipeline
@@ -813,9 +824,9 @@ def train_lgm_cli(
     results = train_lgm(phi, pipeline, a.output_dir, [int(k) for k in a.stitch_layers.split(",")], a.num_train, a.num_val, a.num_test,
                         a.num_generated_train, a.num_generated_test, a.ls_clips, a.sweep_steps, a.final_steps, tuple(a.tune.split(",")),
                         a.batch_size, a.lr, a.data_time_budget, a.sweep_time_budget, a.final_time_budget, bf16=not a.no_bf16,
-                        device=device, seed=a.seed)
+                        init_lgm=a.init_lgm, device=device, seed=a.seed)
     out = Path(a.output_dir)
-    plot_stitch_sweep(results).savefig(out / "stitch_sweep.png", dpi=110)
+    if "sweep" in results: plot_stitch_sweep(results).savefig(out / "stitch_sweep.png", dpi=110)
     plot_training_curves(results).savefig(out / "training_curves.png", dpi=110)
     plt.close("all")
     return results

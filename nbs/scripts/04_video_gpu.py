@@ -62,7 +62,8 @@ print(f"total {time.time() - t0:.0f} s", flush=True)
 if torch.distributed.is_available() and torch.distributed.is_initialized():  # under `accelerate launch --multi_gpu`
     torch.distributed.barrier(); torch.distributed.destroy_process_group()
     if int(os.environ.get("RANK", 0)) != 0: sys.exit(0)  # the main process writes the outputs
+tag = spec + (os.environ.get("DECODER_BASE_DIM", "") if spec == "freshdecoder" else "")  # the width names a fresh decoder's files only
 for name in ("history.json", "info.json"):
-    (out / f"{spec}{os.environ.get('DECODER_BASE_DIM', '')}_{name}").write_text((run / name).read_text())
+    (out / f"{tag}_{name}").write_text((run / name).read_text())
 if spec == "freshdecoder": sys.exit(0)
 subprocess.run(f"cd {run} && tar cf - pipeline | split -b 15m - {out}/{spec}_pipeline.tar.part", shell=True, check=True)
