@@ -139,6 +139,20 @@ def test_lora_training_is_merged(phi, video):
         train_stitching(lgm, phi, _data(video), steps=1, tune="everything")
 
 
+def test_frozen_training_checkpoints_the_lgm(phi, video, tmp_path):
+    "`checkpoint_dir`: the weights every `checkpoint_every` steps, loadable as an LGM (what `--init-lgm` continues from)."
+    lgm = LatentGeometryModel.from_geomodel(phi, 2)
+    z = torch.randn(2, 16, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    data = {"latents": z, "video": video[:, :, :3], "has_gt": torch.zeros(2, dtype=torch.bool)}
+    history = train_stitching(lgm, phi, data, steps=3, batch_size=2, checkpoint_dir=tmp_path / "ckpt", checkpoint_every=3, log_every=1)
+    saved = LatentGeometryModel.from_pretrained(str(tmp_path / "ckpt"))
+    assert all(torch.equal(v, saved.state_dict()[k]) for k, v in lgm.state_dict().items())  # the last checkpoint is the final state
+    assert len(history) == 3 and (tmp_path / "ckpt" / "history.json").exists()
+    lora = LatentGeometryModel.from_geomodel(phi, 2)
+    train_stitching(lora, phi, data, steps=1, batch_size=2, tune="lora", checkpoint_dir=tmp_path / "lora", checkpoint_every=1)
+    assert not (tmp_path / "lora").exists()  # LoRA adapters merge only at the end: no mid-run checkpoints
+
+
 def test_train_lgm_continues_a_saved_lgm(phi, tmp_path):
     "`init_lgm` (`--init-lgm`): no least-squares fit and no sweep; training starts from the saved weights, at their k."
     from vggrpo.lgm import train_lgm

@@ -488,6 +488,8 @@ def train_stitching(
     progress: bool = False,  # tqdm bar
     time_budget: float | None = None,  # stop after this many seconds (the schedule still assumes `steps`)
     bf16: bool = False,  # bfloat16 autocast on CUDA (teacher and student), float32 master weights
+    checkpoint_dir=None,  # save the LGM here every `checkpoint_every` steps (not with LoRA, whose adapters merge only at the end)
+    checkpoint_every: int = 500,  # steps between checkpoints
 ) -> list:  # history rows {step, loss, align, teacher, gt}
     "Train the stitched model (Φ itself never changes); LoRA is merged at the end. Returns the loss history."
     from tqdm.auto import tqdm
@@ -528,6 +530,9 @@ def train_stitching(
         count += 1
         if (step + 1) % log_every == 0 or step + 1 == steps:
             history.append({"step": step + 1, **{k: v / count for k, v in acc.items()}}); acc, count = {}, 0
+        if checkpoint_dir is not None and lora is None and (step + 1) % checkpoint_every == 0:
+            lgm.save_pretrained(str(checkpoint_dir))  # continue from it with `train_lgm(init_lgm=...)` / `--init-lgm`
+            Path(checkpoint_dir, "history.json").write_text(json.dumps(history))
     if lora is not None: lgm.geomodel = lora.merge_and_unload()
     lgm.eval().requires_grad_(False)
     return history
@@ -594,7 +599,7 @@ def _prompts(seeds) -> list:
 def train_lgm(
     phi: GeometryModel,  # trained Φ (kept frozen)
     pipeline,  # the base video model's WanPipeline: VAE for real clips, transformer for generated latents
-    output_dir,  # gets lgm/ (weights), results.json
+    output_dir,  # gets lgm/ (weights), results.json, checkpoints/<mode>/ (the final runs' weights every 500 steps, frozen and full)
     stitch_layers=(0, 2, 4, 6, 8, 10),  # candidate k's (after a frame+global pair of blocks)
     num_train: int = 1024,  # real training clips
     num_val: int = 128,  # real validation clips (choices of k and tuning)
@@ -686,7 +691,8 @@ def train_lgm(
     for i, mode in enumerate(tune_modes):
         lgm = start()
         t0 = time.perf_counter()
-        histories[mode] = train_stitching(lgm, phi, train, final_steps, batch_size, lr, mode, seed=seed + 1, time_budget=final_time_budget, bf16=bf16)
+        histories[mode] = train_stitching(lgm, phi, train, final_steps, batch_size, lr, mode, seed=seed + 1, time_budget=final_time_budget, bf16=bf16,
+                                          checkpoint_dir=output_dir / "checkpoints" / mode)
         finals[mode] = (lgm, evaluate_lgm(lgm, phi, val, batch_size, phi_vs_gt=False), time.perf_counter() - t0, histories[mode][-1]["step"])
         log(_summary_line(f"final {mode} ({finals[mode][3]} steps)", finals[mode][1]))
     shipped = min(finals, key=lambda m: finals[m][1]["teacher_total"])
@@ -794,7 +800,7 @@ def train_lgm_cli(
 ) -> dict:  # `train_lgm`'s results
     "`vggrpo train-lgm`: stitch the video model's latents into Φ and save the Latent Geometry Model."
     p = argparse.ArgumentParser(prog="vggrpo train-lgm", description="Train the Latent Geometry Model (connector + stitch-point sweep).")
-    p.add_argument("--output-dir", default="runs/lgm", help="where lgm/ (weights), results.json and figures go")
+    p.add_argument("--output-dir", default="runs/lgm", help="where lgm/ (weights), results.json, figures and checkpoints/ go")
     p.add_argument("--geomodel", default=None, help="folder of Φ (default: the shipped weights)")
     p.add_argument("--video-model", default="tiny", help="'tiny' (shipped) or a diffusers Wan folder")
     p.add_argument("--stitch-layers", default="0,2,4,6,8,10", help="comma-separated candidate k's")
@@ -814,7 +820,7 @@ def train_lgm_cli(
     p.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA")
     p.add_argument("--final-time-budget", type=float, default=None, help="seconds per final run")
     p.add_argument("--device", default=None, help="default: cuda if available")
-    p.add_argument("--init-lgm", default=None, help="folder of a saved LGM to continue training (skips the least-squares fit and the sweep)")
+    p.add_argument("--init-lgm", default=None, help="folder of a saved LGM to continue training, e.g. an interrupted run's OUTPUT_DIR/checkpoints/frozen (skips the least-squares fit and the sweep)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     from vggrpo.video import load_pipeline
