@@ -172,6 +172,10 @@ def test_train_lgm_continues_a_saved_lgm(phi, tmp_path):
     assert trained.stitch_layer == 2
     assert all(torch.equal(after[k], before[k]) for k in before if k.startswith("geomodel."))  # frozen blocks
     assert any(not torch.equal(after[k], before[k]) for k in before if k.startswith("connector."))
+    other = GeometryModel(hidden_size=48, num_layers=4, num_heads=2, head_channels=16, camera_depth=1)
+    LatentGeometryModel.from_geomodel(other, 2).save_pretrained(str(tmp_path / "other"))
+    with pytest.raises(ValueError, match="stitched to a Φ with"):  # before any data is rendered
+        train_lgm(phi, None, tmp_path / "bad", init_lgm=tmp_path / "other")
 
 
 def test_connector_starts_as_its_linear_map():

@@ -626,6 +626,11 @@ def train_lgm(
     from vggrpo.video import decode_latents, encode_video
     output_dir = Path(output_dir); output_dir.mkdir(parents=True, exist_ok=True)
     phi = phi.to(device).eval().requires_grad_(False)
+    if init_lgm is not None:  # check before the data: an LGM stitched to another Φ cannot continue with this one
+        theirs = {k: v for k, v in LatentGeometryModel.from_pretrained(init_lgm).config.geomodel_config.items() if not k.startswith("_")}
+        ours = {k: v for k, v in phi.config.items() if not k.startswith("_")}
+        if theirs != ours:
+            raise ValueError(f"init_lgm {init_lgm}: stitched to a Φ with {theirs}, but this Φ has {ours}")
     ks = sorted(set(int(k) for k in stitch_layers))
     rollout_kwargs = {"num_inference_steps": 10, "guidance_scale": 4.0, **(rollout_kwargs or {})}
     encode = lambda v: encode_video(pipeline, v)

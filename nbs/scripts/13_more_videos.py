@@ -2,8 +2,8 @@
 
 python nbs/scripts/13_more_videos.py OUT.json base=- seed0=PATH/gpu_grpo_lora.safetensors seed1=... [N]
 (from the repo root; N held-out handheld prompts, default 64). Each prompt gets one video from fixed noise, the same for
-every model (deterministic sampler, 20 steps, guidance 5, seed 1234 + the offset of its batch of 16), scored with the shipped latent reward and decoded for the independent RGB metrics (epipolar error,
-inlier ratio, dynamic degree). The LoRA files are the `gpu_grpo_lora.safetensors` that 13_gpu_grpo.py writes.
+every model (deterministic sampler, 20 steps, guidance 5, seed 1234 + the offset of its batch of 16), scored with the
+shipped latent reward and decoded for the independent RGB metrics (epipolar error, inlier ratio, dynamic degree). The LoRA files are the `gpu_grpo_lora.safetensors` that 13_gpu_grpo.py writes.
 """
 import json, sys, time
 import torch
