@@ -167,6 +167,8 @@ def test_train_lgm_continues_a_saved_lgm(phi, tmp_path):
     assert "sweep" not in results and "least_squares_seconds" not in results
     assert results["best_k"] == 2 and results["config"]["init_lgm"] == str(tmp_path / "start")
     assert results["init"]["teacher_total"] > 0 and set(results["histories"]) == {"frozen"}
+    from vggrpo.lgm import plot_training_curves
+    assert len(plot_training_curves(results).axes) == 1  # no sweep panel when continuing
     trained = LatentGeometryModel.from_pretrained(str(tmp_path / "run" / "lgm"))
     before, after = start.half().state_dict(), trained.half().state_dict()  # saved in float16
     assert trained.stitch_layer == 2

@@ -744,13 +744,16 @@ def plot_stitch_sweep(
 def plot_training_curves(
     results: dict,  # `train_lgm`'s results
 ):
-    "Total loss per step: the sweep runs (left) and the final runs (right)."
-    fig, axs = plt.subplots(1, 2, figsize=(11, 3.2))
+    "Total loss per step: the sweep runs (left) and the final runs (right); only the final runs when continuing a saved LGM."
+    sweep = any(name.startswith("k=") for name in results["histories"])
+    fig, axs = plt.subplots(1, 2, figsize=(11, 3.2)) if sweep else plt.subplots(1, 1, figsize=(5.5, 3.2))
+    axs = list(axs) if sweep else [None, axs]
     for name, h in results["histories"].items():
         ax = axs[0] if name.startswith("k=") else axs[1]
         ax.plot([r["step"] for r in h], [r["loss"] for r in h], label=name)
-    axs[0].set_title("sweep: loss per k (Φ blocks frozen)", fontsize=9); axs[1].set_title(f"final runs at k={results.get('best_k')}", fontsize=9)
-    for ax in axs: ax.set_yscale("log"); ax.set_xlabel("step"); ax.legend(fontsize=7)
+    if sweep: axs[0].set_title("sweep: loss per k (Φ blocks frozen)", fontsize=9)
+    axs[1].set_title(f"final runs at k={results.get('best_k')}" + ("" if sweep else " (continued)"), fontsize=9)
+    for ax in axs[1 - sweep:]: ax.set_yscale("log"); ax.set_xlabel("step"); ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
