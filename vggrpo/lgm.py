@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import json
 import math
@@ -626,8 +627,9 @@ def train_lgm(
     from vggrpo.video import decode_latents, encode_video
     output_dir = Path(output_dir); output_dir.mkdir(parents=True, exist_ok=True)
     phi = phi.to(device).eval().requires_grad_(False)
-    if init_lgm is not None:  # check before the data: an LGM stitched to another Φ cannot continue with this one
-        theirs = {k: v for k, v in LatentGeometryModel.from_pretrained(init_lgm).config.geomodel_config.items() if not k.startswith("_")}
+    if init_lgm is not None:  # load and check before the data: an LGM stitched to another Φ cannot continue with this one
+        initial = LatentGeometryModel.from_pretrained(init_lgm).to(device, torch.float32)
+        theirs = {k: v for k, v in initial.config.geomodel_config.items() if not k.startswith("_")}
         ours = {k: v for k, v in phi.config.items() if not k.startswith("_")}
         if theirs != ours:
             raise ValueError(f"init_lgm {init_lgm}: stitched to a Φ with {theirs}, but this Φ has {ours}")
@@ -657,10 +659,10 @@ def train_lgm(
     log(f"data in {results['data_seconds']:.1f}s: train {len(real['latents'])} real + {0 if gen_train is None else len(gen_train['latents'])} generated")
 
     if init_lgm is not None:  # continue a saved LGM: no least-squares fit, no sweep
-        start = lambda: LatentGeometryModel.from_pretrained(init_lgm).to(device, torch.float32)
-        results["init"] = evaluate_lgm(start(), phi, val, batch_size)
+        start = lambda: copy.deepcopy(initial)  # each tuning mode trains its own copy
+        results["init"] = evaluate_lgm(initial, phi, val, batch_size)
         results["val_phi_vs_gt"] = results["init"].pop("phi_vs_gt")
-        results["best_k"] = best_k = start().stitch_layer
+        results["best_k"] = best_k = initial.stitch_layer
         histories = {}
         log(_summary_line(f"continuing {init_lgm} (k={best_k})", results["init"]))
     else:
@@ -745,15 +747,14 @@ def plot_training_curves(
     results: dict,  # `train_lgm`'s results
 ):
     "Total loss per step: the sweep runs (left) and the final runs (right); only the final runs when continuing a saved LGM."
-    sweep = any(name.startswith("k=") for name in results["histories"])
-    fig, axs = plt.subplots(1, 2, figsize=(11, 3.2)) if sweep else plt.subplots(1, 1, figsize=(5.5, 3.2))
-    axs = list(axs) if sweep else [None, axs]
-    for name, h in results["histories"].items():
-        ax = axs[0] if name.startswith("k=") else axs[1]
-        ax.plot([r["step"] for r in h], [r["loss"] for r in h], label=name)
-    if sweep: axs[0].set_title("sweep: loss per k (Φ blocks frozen)", fontsize=9)
-    axs[1].set_title(f"final runs at k={results.get('best_k')}" + ("" if sweep else " (continued)"), fontsize=9)
-    for ax in axs[1 - sweep:]: ax.set_yscale("log"); ax.set_xlabel("step"); ax.legend(fontsize=7)
+    sweep = {name: h for name, h in results["histories"].items() if name.startswith("k=")}
+    finals = {name: h for name, h in results["histories"].items() if name not in sweep}
+    panels = ([("sweep: loss per k (Φ blocks frozen)", sweep)] if sweep else []) + \
+             [(f"final runs at k={results.get('best_k')}" + ("" if sweep else " (continued)"), finals)]
+    fig, axs = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.2), squeeze=False)
+    for ax, (title, histories) in zip(axs[0], panels):
+        for name, h in histories.items(): ax.plot([r["step"] for r in h], [r["loss"] for r in h], label=name)
+        ax.set_title(title, fontsize=9); ax.set_yscale("log"); ax.set_xlabel("step"); ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

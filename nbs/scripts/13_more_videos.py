@@ -5,7 +5,7 @@ python nbs/scripts/13_more_videos.py OUT.json base=- seed0=PATH/gpu_grpo_lora.sa
 every model (deterministic sampler, 20 steps, guidance 5, seed 1234 + the offset of its batch of 16), scored with the
 shipped latent reward and decoded for the independent RGB metrics (epipolar error, inlier ratio, dynamic degree). The LoRA files are the `gpu_grpo_lora.safetensors` that 13_gpu_grpo.py writes.
 """
-import json, sys, time
+import copy, json, sys, time
 import torch
 from safetensors.torch import load_file
 from vggrpo.evaluate import held_out_prompts, score_policy, video_metrics
@@ -24,7 +24,7 @@ for spec in specs:
     name, path = spec.split("=", 1)
     t0 = time.perf_counter()
     if path != "-":
-        pipe.transformer = load_pipeline("tiny").transformer
+        pipe.transformer = copy.deepcopy(base_transformer)  # a fresh adapter on the base weights for each run
         add_lora(pipe.transformer, rank=32, alpha=64.0)
         load_lora_state_dict(pipe.transformer, load_file(path))
     else:
