@@ -3,7 +3,8 @@
 python nbs/scripts/13_gpu_grpo.py --out OUT [--steps 60] [--time-budget 240] [--device cuda] [--seed 0]
 Writes OUT/gpu_grpo.json (config, history, before/after latent rewards, timings), OUT/gpu_grpo_videos.npz
 (decoded first sample of each held-out prompt, before and after, uint8 [P, T, H, W, 3]) and
-OUT/gpu_grpo_lora.safetensors. The independent RGB metrics and the figures are computed from these
+OUT/gpu_grpo_lora.safetensors; with --lora-snapshots 80,140 also OUT/gpu_grpo_lora_snapshots.safetensors, the adapter
+after those steps (keys "step80/<name>", ...; 13_more_videos.py reads one as PATH#step80). The independent RGB metrics and the figures are computed from these
 files in notebook 13 (on any machine), so the GPU run needs neither OpenCV nor matplotlib.
 """
 import argparse
@@ -30,7 +31,9 @@ parser.add_argument("--group-size", type=int, default=8)
 parser.add_argument("--prompts-per-step", type=int, default=8)
 parser.add_argument("--time-budget", type=float, default=240.0, help="seconds of GRPO training at most")
 parser.add_argument("--seed", type=int, default=0, help="training seed (prompt order, noise of the rollouts); the evaluation noise is fixed")
+parser.add_argument("--lora-snapshots", default="", help="comma-separated steps after which the LoRA is kept (one file)")
 args = parser.parse_args()
+snapshot_steps, snapshots = {int(s) for s in args.lora_snapshots.split(",") if s}, {}
 out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
 device, started = torch.device(args.device), time.perf_counter()
 
@@ -60,12 +63,15 @@ train_start = time.perf_counter()
 while trainer.step < args.steps and time.perf_counter() - train_start < args.time_budget:
     record = trainer.train_step()
     print(json.dumps({k: round(v, 5) if isinstance(v, float) else v for k, v in record.items()}), flush=True)
+    if trainer.step in snapshot_steps:
+        snapshots.update({f"step{trainer.step}/{k}": v for k, v in lora_state_dict(trainer.model).items()})
 train_seconds = time.perf_counter() - train_start
 pipe.transformer = trainer.model
 after, frames_after = evaluate()
 print("after", json.dumps(after), flush=True)
 np.savez_compressed(out / "gpu_grpo_videos.npz", before=frames_before, after=frames_after)
 save_file(lora_state_dict(trainer.model), out / "gpu_grpo_lora.safetensors")
+if snapshots: save_file(snapshots, out / "gpu_grpo_lora_snapshots.safetensors")
 report = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
           "config": config.fingerprint_fields(), "steps": trainer.step, "train_seconds": train_seconds,
           "total_seconds": time.perf_counter() - started, "eval_prompts": eval_prompts, "before": before, "after": after,

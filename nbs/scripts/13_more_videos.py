@@ -3,7 +3,8 @@
 python nbs/scripts/13_more_videos.py OUT.json base=- seed0=PATH/gpu_grpo_lora.safetensors seed1=... [N]
 (from the repo root; N held-out handheld prompts, default 64). Each prompt gets one video from fixed noise, the same for
 every model (deterministic sampler, 20 steps, guidance 5, seed 1234 + the offset of its batch of 16), scored with the
-shipped latent reward and decoded for the independent RGB metrics (epipolar error, inlier ratio, dynamic degree). The LoRA files are the `gpu_grpo_lora.safetensors` that 13_gpu_grpo.py writes.
+shipped latent reward and decoded for the independent RGB metrics (epipolar error, inlier ratio, dynamic degree). The LoRA files are the `gpu_grpo_lora.safetensors` that 13_gpu_grpo.py writes, or PATH#stepN for the adapter after step N in its
+`gpu_grpo_lora_snapshots.safetensors`.
 """
 import copy, json, sys, time
 import torch
@@ -26,7 +27,12 @@ for spec in specs:
     if path != "-":
         pipe.transformer = copy.deepcopy(base_transformer)  # a fresh adapter on the base weights for each run
         add_lora(pipe.transformer, rank=32, alpha=64.0)
-        load_lora_state_dict(pipe.transformer, load_file(path))
+        file, _, step = path.partition("#")
+        weights = load_file(file)
+        if step:  # one adapter of a snapshots file
+            weights = {k.split("/", 1)[1]: v for k, v in weights.items() if k.split("/", 1)[0] == step}
+            if not weights: raise ValueError(f"{file} has no adapter {step!r}")
+        load_lora_state_dict(pipe.transformer, weights)
     else:
         pipe.transformer = base_transformer
     rows = []
