@@ -3,7 +3,7 @@
 python nbs/scripts/06_train_gap.py [NAME=LGM_FOLDER ...]   (from the repo root; about 5 minutes on 2 cores for three LGMs;
 writes nbs/results/06_lgm_train_gap.json)
 `evaluate_lgm` on the first 128 worlds of the training split (`train_lgm` renders its real training clips from the start of
-that split, so the shipped LGM saw all of them, about 40 times each) and on `train_lgm`'s 128 validation worlds. The shipped
+that split, so the shipped LGM saw all of them, about 75 times each over its two runs) and on `train_lgm`'s 128 validation worlds. The shipped
 LGM always; NAME=FOLDER adds other saved LGMs (e.g. a continued run's lgm/). A gap between the two columns is memorisation,
 which more training worlds would close; no gap means the error is what the model can read, whatever the data.
 """
