@@ -4,6 +4,7 @@ import torch
 import torch.nn as nn
 
 from vggrpo.geomodel import GeometryModel
+from vggrpo.worlds import split_seeds
 from vggrpo.lgm import (LatentConnector, LatentGeometryModel, NormalEquations, check_latents, least_squares_stitch,
                         lora_target_modules, output_agreement, phi_tokens_at, teacher_loss, train_stitching, train_lgm_cli,
                         unfold_latents)
@@ -178,6 +179,21 @@ def test_train_lgm_continues_a_saved_lgm(phi, tmp_path):
     LatentGeometryModel.from_geomodel(other, 2).save_pretrained(str(tmp_path / "other"))
     with pytest.raises(ValueError, match="stitched to a Φ with"):  # before any data is rendered
         train_lgm(phi, None, tmp_path / "bad", init_lgm=tmp_path / "other")
+
+
+def test_train_lgm_trains_on_worlds_from_an_offset(phi, tmp_path, monkeypatch):
+    "`train_seed_offset` (`--train-seed-offset`): the training clips are the train-split worlds from that seed on; validation and test stay."
+    import vggrpo.lgm as lgm_module
+    from vggrpo.video import load_pipeline
+    rendered, real = [], lgm_module.encoded_clip_data
+    monkeypatch.setattr(lgm_module, "encoded_clip_data", lambda seeds, *a, **kw: (rendered.append(list(seeds)), real(seeds, *a, **kw))[1])
+    results = lgm_module.train_lgm(phi, load_pipeline("tiny"), tmp_path / "run", stitch_layers=(0,), num_train=2, num_val=2, num_test=2,
+                                   num_generated_train=0, num_generated_test=0, ls_clips=2, sweep_steps=1, final_steps=1,
+                                   tune_modes=("frozen",), batch_size=2, train_seed_offset=7, log=lambda line: None)
+    assert rendered[0] == [7, 8] and rendered[1] == list(split_seeds("validation", 2))
+    assert results["config"]["train_seed_offset"] == 7 and results["data"]["train_real"] == 2
+    with pytest.raises(ValueError, match="train_seed_offset"):
+        lgm_module.train_lgm(phi, None, tmp_path / "bad", train_seed_offset=-1)
 
 
 def test_connector_starts_as_its_linear_map():

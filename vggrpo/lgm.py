@@ -619,6 +619,7 @@ def train_lgm(
     rollout_kwargs: dict | None = None,  # `vggrpo.sde.rollout` options for generated latents
     bf16: bool = True,  # bfloat16 autocast for training on CUDA (evaluation stays float32)
     init_lgm=None,  # folder of a saved LGM to continue training from (its k is used; the least-squares fit and the sweep are skipped)
+    train_seed_offset: int = 0,  # first training world: seeds `offset .. offset + num_train - 1` of the train split (fresh worlds for a continuation)
     device="cpu",  # where everything runs
     seed: int = 0,  # batch order, sampling
     log=print,  # progress lines
@@ -626,6 +627,7 @@ def train_lgm(
     "Data, least-squares sweep over k, short training per k, frozen vs LoRA at the best k (or: continue `init_lgm`), test tables; saves the LGM."
     from vggrpo.video import decode_latents, encode_video
     output_dir = Path(output_dir); output_dir.mkdir(parents=True, exist_ok=True)
+    if train_seed_offset < 0: raise ValueError(f"train_seed_offset must be >= 0, got {train_seed_offset}")
     phi = phi.to(device).eval().requires_grad_(False)
     if init_lgm is not None:  # load and check before the data: an LGM stitched to another Φ cannot continue with this one
         initial = LatentGeometryModel.from_pretrained(init_lgm).to(device, torch.float32)
@@ -641,11 +643,12 @@ def train_lgm(
                               num_generated_train=num_generated_train, num_generated_test=num_generated_test, sweep_steps=sweep_steps,
                               final_steps=final_steps, batch_size=batch_size, lr=lr, rollout=rollout_kwargs, device=str(device),
                               data_time_budget=data_time_budget, sweep_time_budget=sweep_time_budget,
-                              final_time_budget=final_time_budget, bf16=bf16, init_lgm=None if init_lgm is None else str(init_lgm))}
+                              final_time_budget=final_time_budget, bf16=bf16, init_lgm=None if init_lgm is None else str(init_lgm),
+                              train_seed_offset=train_seed_offset)}
     save = lambda: (output_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))
 
     t0 = time.perf_counter()
-    train_seeds, test_seeds = split_seeds("train", num_train), split_seeds("test", num_test)
+    train_seeds, test_seeds = split_seeds("train", train_seed_offset + num_train)[train_seed_offset:], split_seeds("test", num_test)
     real = encoded_clip_data(train_seeds, encode, device=device, batch_size=batch_size, time_budget=data_time_budget)
     val = encoded_clip_data(split_seeds("validation", num_val), encode, device=device, batch_size=batch_size)
     test = encoded_test_clips(encode, num_test, device, batch_size)
@@ -830,6 +833,7 @@ def train_lgm_cli(
     p.add_argument("--final-time-budget", type=float, default=None, help="seconds per final run")
     p.add_argument("--device", default=None, help="default: cuda if available")
     p.add_argument("--init-lgm", default=None, help="folder of a saved LGM to continue training, e.g. an interrupted run's OUTPUT_DIR/checkpoints/frozen (skips the least-squares fit and the sweep)")
+    p.add_argument("--train-seed-offset", type=int, default=0, help="first training world seed (e.g. fresh worlds when continuing with --init-lgm)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     from vggrpo.video import load_pipeline
@@ -839,7 +843,7 @@ def train_lgm_cli(
     results = train_lgm(phi, pipeline, a.output_dir, [int(k) for k in a.stitch_layers.split(",")], a.num_train, a.num_val, a.num_test,
                         a.num_generated_train, a.num_generated_test, a.ls_clips, a.sweep_steps, a.final_steps, tuple(a.tune.split(",")),
                         a.batch_size, a.lr, a.data_time_budget, a.sweep_time_budget, a.final_time_budget, bf16=not a.no_bf16,
-                        init_lgm=a.init_lgm, device=device, seed=a.seed)
+                        init_lgm=a.init_lgm, train_seed_offset=a.train_seed_offset, device=device, seed=a.seed)
     out = Path(a.output_dir)
     if "sweep" in results: plot_stitch_sweep(results).savefig(out / "stitch_sweep.png", dpi=110)
     plot_training_curves(results).savefig(out / "training_curves.png", dpi=110)
