@@ -187,13 +187,25 @@ def test_train_lgm_trains_on_worlds_from_an_offset(phi, tmp_path, monkeypatch):
     from vggrpo.video import load_pipeline
     rendered, real = [], lgm_module.encoded_clip_data
     monkeypatch.setattr(lgm_module, "encoded_clip_data", lambda seeds, *a, **kw: (rendered.append(list(seeds)), real(seeds, *a, **kw))[1])
+    weights, stitch = [], lgm_module.train_stitching
+    monkeypatch.setattr(lgm_module, "train_stitching", lambda *a, **kw: (weights.append(kw.get("weights")), stitch(*a, **kw))[1])
     results = lgm_module.train_lgm(phi, load_pipeline("tiny"), tmp_path / "run", stitch_layers=(0,), num_train=2, num_val=2, num_test=2,
                                    num_generated_train=0, num_generated_test=0, ls_clips=2, sweep_steps=1, final_steps=1,
-                                   tune_modes=("frozen",), batch_size=2, train_seed_offset=7, log=lambda line: None)
+                                   tune_modes=("frozen",), batch_size=2, train_seed_offset=7, loss_weights={"gt": 2.0}, log=lambda line: None)
     assert rendered[0] == [7, 8] and rendered[1] == list(split_seeds("validation", 2))
     assert results["config"]["train_seed_offset"] == 7 and results["data"]["train_real"] == 2
+    assert results["config"]["loss_weights"] == {"gt": 2.0} and weights == [None, {"gt": 2.0}]  # the sweep keeps the defaults
     with pytest.raises(ValueError, match="train_seed_offset"):
         lgm_module.train_lgm(phi, None, tmp_path / "bad", train_seed_offset=-1)
+    with pytest.raises(ValueError, match="loss_weights"):
+        lgm_module.train_lgm(phi, None, tmp_path / "bad", loss_weights={"depth": 1.0})
+
+
+def test_parse_loss_weights():
+    "`--loss-weights gt=1.5,teacher=0.5` parses to the multipliers `train_stitching` gets; a malformed value is a clear error."
+    from vggrpo.lgm import _parse_weights
+    assert _parse_weights("gt=1.5, teacher=0.5") == {"gt": 1.5, "teacher": 0.5} and _parse_weights(None) is None
+    with pytest.raises(ValueError, match="name=number"): _parse_weights("gt:1")
 
 
 def test_connector_starts_as_its_linear_map():

@@ -619,6 +619,7 @@ def train_lgm(
     rollout_kwargs: dict | None = None,  # `vggrpo.sde.rollout` options for generated latents
     bf16: bool = True,  # bfloat16 autocast for training on CUDA (evaluation stays float32)
     init_lgm=None,  # folder of a saved LGM to continue training from (its k is used; the least-squares fit and the sweep are skipped)
+    loss_weights: dict | None = None,  # `train_stitching` loss multipliers for the final runs (default {"align": 1, "teacher": 1, "gt": 0.5})
     train_seed_offset: int = 0,  # first training world: seeds `offset .. offset + num_train - 1` of the train split (fresh worlds for a continuation)
     device="cpu",  # where everything runs
     seed: int = 0,  # batch order, sampling
@@ -627,6 +628,7 @@ def train_lgm(
     "Data, least-squares sweep over k, short training per k, frozen vs LoRA at the best k (or: continue `init_lgm`), test tables; saves the LGM."
     from vggrpo.video import decode_latents, encode_video
     output_dir = Path(output_dir); output_dir.mkdir(parents=True, exist_ok=True)
+    if set(loss_weights or {}) - {"align", "teacher", "gt"}: raise ValueError(f"loss_weights: keys must be align, teacher, gt; got {sorted(loss_weights)}")
     if train_seed_offset < 0: raise ValueError(f"train_seed_offset must be >= 0, got {train_seed_offset}")
     phi = phi.to(device).eval().requires_grad_(False)
     if init_lgm is not None:  # load and check before the data: an LGM stitched to another Φ cannot continue with this one
@@ -644,7 +646,7 @@ def train_lgm(
                               final_steps=final_steps, batch_size=batch_size, lr=lr, rollout=rollout_kwargs, device=str(device),
                               data_time_budget=data_time_budget, sweep_time_budget=sweep_time_budget,
                               final_time_budget=final_time_budget, bf16=bf16, init_lgm=None if init_lgm is None else str(init_lgm),
-                              train_seed_offset=train_seed_offset)}
+                              train_seed_offset=train_seed_offset, loss_weights=loss_weights)}
     save = lambda: (output_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))
 
     t0 = time.perf_counter()
@@ -701,7 +703,7 @@ def train_lgm(
     for i, mode in enumerate(tune_modes):
         lgm = start()
         t0 = time.perf_counter()
-        histories[mode] = train_stitching(lgm, phi, train, final_steps, batch_size, lr, mode, seed=seed + 1, time_budget=final_time_budget, bf16=bf16,
+        histories[mode] = train_stitching(lgm, phi, train, final_steps, batch_size, lr, mode, seed=seed + 1, time_budget=final_time_budget, bf16=bf16, weights=loss_weights,
                                           checkpoint_dir=output_dir / "checkpoints" / mode)
         finals[mode] = (lgm, evaluate_lgm(lgm, phi, val, batch_size, phi_vs_gt=False), time.perf_counter() - t0, histories[mode][-1]["step"])
         log(_summary_line(f"final {mode} ({finals[mode][3]} steps)", finals[mode][1]))
@@ -807,6 +809,12 @@ def forward_cost(
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 # %% ../nbs/06_lgm.ipynb #7092d8ba
+def _parse_weights(text: str | None) -> dict | None:
+    "'gt=1.5,teacher=1' → {'gt': 1.5, 'teacher': 1.0} (None stays None)."
+    if not text: return None
+    try: return {k.strip(): float(v) for k, v in (item.split("=") for item in text.split(","))}
+    except ValueError: raise ValueError(f"--loss-weights: expected name=number pairs separated by commas, got {text!r}") from None
+
 def train_lgm_cli(
     argv: list | None = None,  # command-line arguments (default: sys.argv[1:])
 ) -> dict:  # `train_lgm`'s results
@@ -833,6 +841,7 @@ def train_lgm_cli(
     p.add_argument("--final-time-budget", type=float, default=None, help="seconds per final run")
     p.add_argument("--device", default=None, help="default: cuda if available")
     p.add_argument("--init-lgm", default=None, help="folder of a saved LGM to continue training, e.g. an interrupted run's OUTPUT_DIR/checkpoints/frozen (skips the least-squares fit and the sweep)")
+    p.add_argument("--loss-weights", default=None, help="final runs' loss multipliers, e.g. 'gt=1.5' or 'align=1,teacher=1,gt=1' (default align=1, teacher=1, gt=0.5)")
     p.add_argument("--train-seed-offset", type=int, default=0, help="first training world seed (e.g. fresh worlds when continuing with --init-lgm)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
@@ -843,7 +852,7 @@ def train_lgm_cli(
     results = train_lgm(phi, pipeline, a.output_dir, [int(k) for k in a.stitch_layers.split(",")], a.num_train, a.num_val, a.num_test,
                         a.num_generated_train, a.num_generated_test, a.ls_clips, a.sweep_steps, a.final_steps, tuple(a.tune.split(",")),
                         a.batch_size, a.lr, a.data_time_budget, a.sweep_time_budget, a.final_time_budget, bf16=not a.no_bf16,
-                        init_lgm=a.init_lgm, train_seed_offset=a.train_seed_offset, device=device, seed=a.seed)
+                        init_lgm=a.init_lgm, loss_weights=_parse_weights(a.loss_weights), train_seed_offset=a.train_seed_offset, device=device, seed=a.seed)
     out = Path(a.output_dir)
     if "sweep" in results: plot_stitch_sweep(results).savefig(out / "stitch_sweep.png", dpi=110)
     plot_training_curves(results).savefig(out / "training_curves.png", dpi=110)

@@ -10,9 +10,11 @@ out = sys.argv[1] if len(sys.argv) > 1 else "runs/lgm"
 quick = os.environ.get("LGM_QUICK") == "1"  # CPU smoke test of this exact script
 # LGM_STITCH_LAYERS / LGM_TUNE / LGM_FINAL_STEPS narrow the run (e.g. one k, one tuning mode, a longer final run);
 # LGM_INIT=folder continues a saved LGM (no fit, no sweep), LGM_LR sets the peak learning rate;
-# LGM_NUM_TRAIN / LGM_DATA_BUDGET / LGM_TRAIN_OFFSET set how many training worlds, the seconds to render them, and the first seed
+# LGM_NUM_TRAIN / LGM_DATA_BUDGET / LGM_TRAIN_OFFSET set how many training worlds, the seconds to render them, and the first seed;
+# LGM_LOSS_WEIGHTS the final runs' loss multipliers (e.g. gt=1.5)
 args = ["--output-dir", out, "--stitch-layers", os.environ.get("LGM_STITCH_LAYERS", "0,2,4,6,8,10,12"), "--tune", os.environ.get("LGM_TUNE", "frozen,lora"),
-        "--lr", os.environ.get("LGM_LR", "2e-4"), "--train-seed-offset", os.environ.get("LGM_TRAIN_OFFSET", "0")] + (["--init-lgm", os.environ["LGM_INIT"]] if os.environ.get("LGM_INIT") else [])
+        "--lr", os.environ.get("LGM_LR", "2e-4"), "--train-seed-offset", os.environ.get("LGM_TRAIN_OFFSET", "0")] + \
+       (["--loss-weights", os.environ["LGM_LOSS_WEIGHTS"]] if os.environ.get("LGM_LOSS_WEIGHTS") else []) + (["--init-lgm", os.environ["LGM_INIT"]] if os.environ.get("LGM_INIT") else [])
 if quick:
     args += ["--device", "cpu", "--stitch-layers", "0,12", "--num-train", "4", "--num-val", "2", "--num-test", "2", "--num-generated-train", "2",
              "--num-generated-test", "2", "--ls-clips", "4", "--sweep-steps", "2", "--final-steps", "2", "--batch-size", "2"]
