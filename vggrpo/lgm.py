@@ -28,14 +28,14 @@ from .worlds import render_clip, split_seeds
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['LATENT_CHANNELS', 'TEMPORAL_STRIDE', 'SPATIAL_STRIDE', 'DEFAULT_WEIGHTS', 'TEACHER_WEIGHTS', 'CAMERA_MOVES',
-           'latent_pixel_frames', 'check_latents', 'unfold_latents', 'NormalEquations', 'ResidualBlock3d',
-           'LatentConnector', 'phi_tokens_at', 'LatentGeometryModel', 'subset', 'concat', 'encoded_clip_data',
-           'encoded_test_clips', 'generated_clip_data', 'least_squares_stitch', 'least_squares_lgm', 'alignment_loss',
-           'output_agreement', 'teacher_loss', 'stitching_losses', 'lora_target_modules', 'train_stitching',
-           'reference_batch', 'evaluate_lgm', 'train_lgm', 'plot_stitch_sweep', 'plot_training_curves', 'forward_cost',
-           'train_lgm_cli', 'prompt_camera_move', 'camera_move_descriptor', 'CameraMoveClassifier',
-           'world_move_descriptors', 'camera_adherence_vs_chance']
+__all__ = ['LATENT_CHANNELS', 'TEMPORAL_STRIDE', 'SPATIAL_STRIDE', 'DEFAULT_WEIGHTS', 'TEACHER_WEIGHTS', 'STITCH_WEIGHTS',
+           'CAMERA_MOVES', 'latent_pixel_frames', 'check_latents', 'unfold_latents', 'NormalEquations',
+           'ResidualBlock3d', 'LatentConnector', 'phi_tokens_at', 'LatentGeometryModel', 'subset', 'concat',
+           'encoded_clip_data', 'encoded_test_clips', 'generated_clip_data', 'least_squares_stitch',
+           'least_squares_lgm', 'alignment_loss', 'output_agreement', 'teacher_loss', 'stitching_losses',
+           'lora_target_modules', 'train_stitching', 'reference_batch', 'evaluate_lgm', 'train_lgm',
+           'plot_stitch_sweep', 'plot_training_curves', 'forward_cost', 'train_lgm_cli', 'prompt_camera_move',
+           'camera_move_descriptor', 'CameraMoveClassifier', 'world_move_descriptors', 'camera_adherence_vs_chance']
 
 # %% ../nbs/06_lgm.ipynb #b81fd162
 LATENT_CHANNELS = 16  # z_dim of the Wan VAE
@@ -474,6 +474,8 @@ def lora_target_modules(
     keep = [f"blocks.{i}." for i in range(lgm.stitch_layer, len(lgm.geomodel.blocks))] + ["camera_head."]
     return [n for n, m in lgm.geomodel.named_modules() if isinstance(m, nn.Linear) and any(n.startswith(p) for p in keep)]
 
+STITCH_WEIGHTS = {"align": 1.0, "teacher": 1.0, "gt": 0.5}  # `train_stitching`'s default loss multipliers
+
 def train_stitching(
     lgm: LatentGeometryModel,  # LGM to train (in place)
     phi: GeometryModel,  # frozen Φ, the teacher
@@ -482,7 +484,7 @@ def train_stitching(
     batch_size: int = 16,  # clips per step
     lr: float = 2e-4,  # peak learning rate
     tune: str = "frozen",  # "frozen" | "lora" | "full" (see above)
-    weights: dict | None = None,  # loss multipliers, default {"align": 1, "teacher": 1, "gt": 0.5}
+    weights: dict | None = None,  # loss multipliers on top of `STITCH_WEIGHTS`
     lora_rank: int = 16,  # LoRA rank (alpha = rank)
     seed: int = 0,  # batch order
     log_every: int = 50,  # steps per history row
@@ -495,7 +497,7 @@ def train_stitching(
     "Train the stitched model (Φ itself never changes); LoRA is merged at the end. Returns the loss history."
     from tqdm.auto import tqdm
     if tune not in ("frozen", "lora", "full"): raise ValueError(f"tune: expected 'frozen', 'lora' or 'full', got {tune!r}")
-    weights = {"align": 1.0, "teacher": 1.0, "gt": 0.5, **(weights or {})}
+    weights = {**STITCH_WEIGHTS, **(weights or {})}
     phi.eval().requires_grad_(False)
     lgm.train().requires_grad_(False); lgm.connector.requires_grad_(True)
     groups, lora = [{"params": list(lgm.connector.parameters()), "lr": lr}], None
@@ -619,7 +621,7 @@ def train_lgm(
     rollout_kwargs: dict | None = None,  # `vggrpo.sde.rollout` options for generated latents
     bf16: bool = True,  # bfloat16 autocast for training on CUDA (evaluation stays float32)
     init_lgm=None,  # folder of a saved LGM to continue training from (its k is used; the least-squares fit and the sweep are skipped)
-    loss_weights: dict | None = None,  # `train_stitching` loss multipliers for the final runs (default {"align": 1, "teacher": 1, "gt": 0.5})
+    loss_weights: dict | None = None,  # `train_stitching` loss multipliers for the final runs (on top of `STITCH_WEIGHTS`)
     train_seed_offset: int = 0,  # first training world: seeds `offset .. offset + num_train - 1` of the train split (fresh worlds for a continuation)
     device="cpu",  # where everything runs
     seed: int = 0,  # batch order, sampling
@@ -628,7 +630,7 @@ def train_lgm(
     "Data, least-squares sweep over k, short training per k, frozen vs LoRA at the best k (or: continue `init_lgm`), test tables; saves the LGM."
     from vggrpo.video import decode_latents, encode_video
     output_dir = Path(output_dir); output_dir.mkdir(parents=True, exist_ok=True)
-    if set(loss_weights or {}) - {"align", "teacher", "gt"}: raise ValueError(f"loss_weights: keys must be align, teacher, gt; got {sorted(loss_weights)}")
+    if set(loss_weights or {}) - set(STITCH_WEIGHTS): raise ValueError(f"loss_weights: keys must be in {sorted(STITCH_WEIGHTS)}; got {sorted(loss_weights)}")
     if train_seed_offset < 0: raise ValueError(f"train_seed_offset must be >= 0, got {train_seed_offset}")
     phi = phi.to(device).eval().requires_grad_(False)
     if init_lgm is not None:  # load and check before the data: an LGM stitched to another Φ cannot continue with this one

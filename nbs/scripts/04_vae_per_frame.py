@@ -10,26 +10,27 @@ the spatial compression is the limit. Same 64 validation worlds as 04's held-out
 import json, time
 from pathlib import Path
 import torch
-from vggrpo.video import decode_latents, encode_video, load_pipeline, render_world_clips, to_pixels
+from vggrpo.video import decode_latents, encode_video, load_pipeline, psnr, render_world_clips, to_pixels
 from vggrpo.worlds import split_seeds
 
 torch.set_num_threads(2)
 t0 = time.perf_counter()
 pipe = load_pipeline("tiny")
 clips, prompts, info = render_world_clips(split_seeds("validation", 64), progress=False)
-mse = []
+frame_psnr, clip_psnr = [], []
 with torch.no_grad():
     for i in range(0, len(clips), 8):
         x = to_pixels(clips[i:i + 8])
         r = decode_latents(pipe, encode_video(pipe, x)).float()
-        mse.append((r - x).pow(2).mean(dim=(1, 3, 4)))  # [B, T]
-mse = torch.cat(mse)  # [N, T]
-per_frame = (10 * torch.log10(4.0 / mse.clamp_min(1e-12))).mean(0)  # mean over clips of per-frame PSNR
-clip_psnr = (10 * torch.log10(4.0 / mse.mean(1))).mean()  # as reconstruction_metrics: PSNR of each whole clip, averaged
-position = torch.arange(mse.shape[1])
+        clip_psnr.append(psnr(r, x))  # as reconstruction_metrics: PSNR of each whole clip
+        frames = lambda v: v.transpose(1, 2).flatten(0, 1)  # [B, 3, T, H, W] -> [B*T, 3, H, W]
+        frame_psnr.append(psnr(frames(r), frames(x)).view(len(x), -1))  # [B, T]
+frame_psnr, clip_psnr = torch.cat(frame_psnr), torch.cat(clip_psnr).mean()
+per_frame = frame_psnr.mean(0)  # mean over clips of per-frame PSNR
+position = torch.arange(frame_psnr.shape[1])
 groups = {"frame 0 (alone in its latent frame)": position == 0}
 for k in range(4): groups[f"position {k} in a group of four (frames {k + 1}, {k + 5}, ...)"] = (position > 0) & ((position - 1) % 4 == k)
-record = {"about": __doc__.split("\n")[0], "clips": len(clips), "frames": int(mse.shape[1]), "clip_psnr_db": float(clip_psnr),
+record = {"about": __doc__.split("\n")[0], "clips": len(clips), "frames": int(frame_psnr.shape[1]), "clip_psnr_db": float(clip_psnr),
           "psnr_db_per_frame": per_frame.tolist(),
           "psnr_db_by_position": {name: float(per_frame[m].mean()) for name, m in groups.items()},
           "handheld_share": info["handheld"], "dynamic_share": info["dynamic"], "seconds": time.perf_counter() - t0}

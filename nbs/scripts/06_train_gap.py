@@ -24,7 +24,7 @@ data = {"train": encoded_clip_data(split_seeds("train", 3072)[:128], encode, bat
         "validation": encoded_clip_data(split_seeds("validation", 128), encode, batch_size=16)}
 res = {"about": __doc__.split("\n")[0], "clips": {k: len(v["latents"]) for k, v in data.items()}, "data_seconds": time.perf_counter() - t0, "lgms": {}}
 for name, folder in {"shipped": None, **extra}.items():
-    lgm = (LatentGeometryModel.from_pretrained() if folder is None else LatentGeometryModel.from_pretrained(folder)).float()
+    lgm = LatentGeometryModel.from_pretrained(folder).float()  # None: the shipped LGM
     res["lgms"][name] = {}
     for split, d in data.items():
         r = evaluate_lgm(lgm, phi, d, 32, phi_vs_gt=name == "shipped")
