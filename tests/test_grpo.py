@@ -135,3 +135,20 @@ def test_trainer_logs_the_denoising_guard():
     assert "guard_ratio" not in first
     assert {"guard_policy", "guard_reference", "guard_ratio"} <= set(second)
     assert second["guard_policy"] > 0 and second["guard_reference"] > 0
+
+
+def test_trainer_logs_the_latent_motion_of_its_rollouts():
+    "Every record carries the mean `latent_motion` of that step's rollout latents (the decode-free stillness check)."
+    from vggrpo.grpo import GRPOTrainer, latent_motion
+
+    pipeline = build_tiny_pipeline(0, SMALL)
+    reward = lambda latents: (latents[:, 0].flatten(1).mean(1), {"channel0": latents[:, 0].flatten(1).mean(1)})
+    config = GRPOConfig(group_size=2, prompts_per_step=2, num_inference_steps=3, num_frames=9, height=32, width=32,
+                        lora_rank=2, lora_alpha=4, max_sequence_length=32)
+    trainer = GRPOTrainer(pipeline, reward, ["a red box", "a blue ball"], config)
+    rollouts, sample = [], trainer.sample
+    trainer.sample = lambda step: rollouts.append(sample(step)) or rollouts[-1]
+    record = trainer.train_step()
+    expected = latent_motion(rollouts[0].final_latents)
+    assert expected.shape == (4,) and (expected > 0).all()
+    assert record["latent_motion_mean"] == pytest.approx(expected.mean().item(), rel=1e-6)

@@ -22,8 +22,8 @@ import torch
 __all__ = ['DEFAULT_LORA_TARGETS', 'RUN_KEYS', 'group_advantages', 'combined_advantages', 'clipped_policy_loss',
            'gaussian_mean_kl', 'config_fingerprint', 'rng_state', 'set_rng_state', 'save_checkpoint', 'CheckpointError',
            'load_checkpoint', 'add_lora', 'adapter_disabled', 'lora_state_dict', 'load_lora_state_dict',
-           'denoising_guard', 'guard_data_from_worlds', 'GRPOConfig', 'GRPOTrainer', 'plot_history', 'training_prompts',
-           'build_reward', 'train_cli']
+           'denoising_guard', 'guard_data_from_worlds', 'latent_motion', 'GRPOConfig', 'GRPOTrainer', 'plot_history',
+           'training_prompts', 'build_reward', 'train_cli']
 
 # %% ../nbs/09_grpo.ipynb #89be1552
 def group_advantages(
@@ -254,6 +254,17 @@ def guard_data_from_worlds(
                                            max_sequence_length=max_sequence_length, device=device)
     return latents.float(), embeds
 
+# %% ../nbs/09_grpo.ipynb #562a6d75
+def latent_motion(
+    latents: torch.Tensor,  # `[B, C, T', h, w]` normalised Wan latents, T' >= 3
+) -> torch.Tensor:  # `[B]` mean |z_{t+1} - z_t| over latent frames 1..T'-1 (0: a frozen video)
+    "Decode-free motion of each video: the mean absolute change between consecutive latent frames after the first."
+    if not isinstance(latents, torch.Tensor) or latents.ndim != 5:
+        raise ValueError(f"latents: expected a tensor [B, C, T', h, w], got {getattr(latents, 'shape', type(latents).__name__)}")
+    if latents.shape[2] < 3:
+        raise ValueError(f"latents: need T' >= 3 latent frames (the first is left out), got shape {tuple(latents.shape)}")
+    return latents[:, :, 1:].float().diff(dim=2).abs().mean((1, 2, 3, 4))
+
 # %% ../nbs/09_grpo.ipynb #b6ce1f27
 @dataclass
 class GRPOConfig:
@@ -423,6 +434,7 @@ class GRPOTrainer:
         record = {"step": step + 1, "num_processes": self.accelerator.num_processes, "reward_mean": reward.mean().item(), "reward_std": reward.std(unbiased=False).item(),
                   **{f"{k}_mean": self.accelerator.gather(v.to(self.accelerator.device)).mean().item() for k, v in terms.items()},
                   **{f"{k}_std": v.std(unbiased=False).item() for k, v in terms.items()},
+                  "latent_motion_mean": self.accelerator.gather(latent_motion(trajectory.final_latents.detach())).mean().item(),
                   **stats, "time_sampling": sampled - started, "time_reward": scored - sampled, "time_update": updated - scored}
         if self.guard_data is not None and self.config.guard_every and (step + 1) % self.config.guard_every == 0:
             guard = denoising_guard(self.model, *self.guard_data, seed=self.config.seed)

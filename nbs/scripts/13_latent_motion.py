@@ -8,13 +8,14 @@ there). For each video it records, from the latents alone:
   that displacement over the pixels in front of the camera, divided by the 4 RGB frames one latent frame spans. It is
   the LGM's reading of what `vggrpo.evaluate.dynamic_degree` measures on decoded RGB (Farnebäck flow).
 - `lgm_camera_flow_px`: the same without the scene flow (the camera's share).
-- `latent_change`: mean |z_{t+1} − z_t| of consecutive latent frames after the first (the first is compressed only in
-  space), in units of the normalised latents.
+- `latent_change`: `vggrpo.grpo.latent_motion`, the mean |z_{t+1} − z_t| of consecutive latent frames after the first
+  (the first is compressed only in space), in units of the normalised latents.
 """
 import sys
 
 import torch
 from vggrpo.geometry import project_points, pixel_grid, unproject_depth
+from vggrpo.grpo import latent_motion
 
 from _adapters import score_models  # nbs/scripts/_adapters.py
 
@@ -40,7 +41,7 @@ def implied_flow(geometry, with_scene_flow=True):
 def rows_of(pipe, scores):
     geometry, latents = scores["geometry"], scores["latents"].float()
     measures = {"lgm_flow_px": implied_flow(geometry), "lgm_camera_flow_px": implied_flow(geometry, False),
-                "latent_change": latents[:, :, 1:].diff(dim=2).abs().mean((1, 2, 3, 4)), "reward": scores["reward"]}
+                "latent_change": latent_motion(latents), "reward": scores["reward"]}
     return [{k: float(v[j]) for k, v in measures.items()} for j in range(len(latents))]
 
 
