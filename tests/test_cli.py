@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import vggrpo
 from vggrpo.cli import COMMANDS, main
 
@@ -35,3 +37,20 @@ def test_every_registered_command_has_help():
             main([name, "--help"])
         except SystemExit as stop:
             assert stop.code == 0, name
+
+
+def test_demo_runs_end_to_end_and_reports_motion(tmp_path):
+    "`run_demo` at its smallest: scores before/after (rewards and latent motion), a GRPO run with the guard, both reports."
+    import json
+
+    from vggrpo.cli import run_demo
+
+    report = run_demo(tmp_path, num_prompts=1, group_size=2, grpo_steps=1, sampling_steps=3, sde_window=1, progress=False)
+    for when in ("before", "after"):
+        assert set(report[when]) == {"reward", "camera_smoothness", "reprojection_consistency", "latent_motion"}
+        assert 0 < report[when]["latent_motion"] < 10 and 0 < report[when]["reward"] <= 1
+    assert len(report["history"]) == 1 and report["guard_ratio"] > 0 and "latent_motion_mean" in report["history"][0]
+    assert json.loads((tmp_path / "report.json").read_text())["after"] == report["after"]
+    assert "latent_motion" in (tmp_path / "report.html").read_text()
+    with pytest.raises(ValueError, match="group_size must be >= 2"):
+        run_demo(tmp_path / "bad", group_size=1, progress=False)
