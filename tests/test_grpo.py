@@ -45,10 +45,12 @@ def run(*args, env_extra=None):
 
 
 def test_train_cli_writes_checkpoint_metrics_and_lora(tmp_path, models):
-    result = run(sys.executable, "-m", "vggrpo.cli", "train", "--config", str(write_config(tmp_path, models)))
+    config = write_config(tmp_path, models, motion_every=2, motion_prompts=1)  # a held-out motion check at step 2
+    result = run(sys.executable, "-m", "vggrpo.cli", "train", "--config", str(config))
     assert result.returncode == 0, result.stderr[-2000:]
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1, 2]
+    assert "motion_ratio" not in json.loads(lines[0]) and json.loads(lines[1])["motion_reference"] > 0
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 2
     lora = load_file(tmp_path / "run" / "lora" / "pytorch_lora_weights.safetensors")
     assert lora and all(torch.isfinite(v).all() for v in lora.values())
@@ -152,3 +154,24 @@ def test_trainer_logs_the_latent_motion_of_its_rollouts():
     expected = latent_motion(rollouts[0].final_latents)
     assert expected.shape == (4,) and (expected > 0).all()
     assert record["latent_motion_mean"] == pytest.approx(expected.mean().item(), rel=1e-6)
+
+
+def test_trainer_checks_held_out_motion_every_n_steps():
+    "With `motion_every`, records carry `latent_motion` of fixed-noise samples on held-out prompts: policy, base model, ratio."
+    from vggrpo.grpo import GRPOTrainer, latent_motion
+    from vggrpo.sde import rollout
+
+    pipeline = build_tiny_pipeline(0, SMALL)
+    reward = lambda latents: (latents[:, 0].flatten(1).mean(1), {"channel0": latents[:, 0].flatten(1).mean(1)})
+    config = GRPOConfig(group_size=2, prompts_per_step=1, num_inference_steps=3, num_frames=9, height=32, width=32,
+                        lora_rank=2, lora_alpha=4, max_sequence_length=32, learning_rate=1e-2, motion_every=2)
+    held_out = ["a green cone, handheld", "a yellow box, the camera orbits"]
+    base = rollout(pipeline, held_out, group_size=1, num_inference_steps=3, guidance_scale=config.guidance_scale, noise_level=0.0,
+                   num_frames=9, height=32, width=32, max_sequence_length=32, seed=config.seed).final_latents
+    trainer = GRPOTrainer(pipeline, reward, ["a red box"], config, motion_prompts=held_out)
+    first, second = trainer.train_step(), trainer.train_step()
+    assert not any(k.startswith("motion_") for k in first)
+    assert second["motion_reference"] == pytest.approx(latent_motion(base).mean().item(), rel=1e-5)
+    assert second["motion_policy"] > 0
+    assert second["motion_ratio"] == pytest.approx(second["motion_policy"] / second["motion_reference"])
+    assert GRPOConfig(motion_every=5).fingerprint_fields() == GRPOConfig().fingerprint_fields()  # it only watches the run

@@ -299,11 +299,12 @@ class GRPOConfig:
     micro_batch_size: int | None = None  # samples per backward pass (None: all at once)
     max_sequence_length: int = 512  # text tokens (as WanPipeline)
     guard_every: int = 0  # steps between denoising-guard checks on held-out clips (0: off)
+    motion_every: int = 0  # steps between held-out motion checks (`latent_motion` of fixed-noise samples; 0: off)
 
     def fingerprint_fields(self) -> dict:
         "Fields a resumed run must share with the run that wrote the checkpoint."
         fields_ = asdict(self)
-        for volatile in ("num_steps", "checkpoint_every"):
+        for volatile in ("num_steps", "checkpoint_every", "motion_every"):  # motion checks only watch the run
             fields_.pop(volatile)
         fields_["lora_targets"] = list(fields_["lora_targets"])
         return fields_
@@ -328,6 +329,7 @@ class GRPOTrainer:
         output_dir: str | Path | None = None,  # checkpoints, metrics.jsonl, LoRA weights
         accelerator=None,  # an `accelerate.Accelerator` (default: a new one with config.mixed_precision)
         guard_data: tuple | None = None,  # (clean latents, prompt embeds) of held-out clips for `denoising_guard`
+        motion_prompts: list[str] | None = None,  # held-out prompts for the `motion_every` checks
     ):
         from accelerate import Accelerator
 
@@ -335,6 +337,7 @@ class GRPOTrainer:
             raise ValueError(f"prompts must be a non-empty list of strings, got {prompts!r}")
         self.pipeline, self.reward_fn, self.prompts = pipeline, reward_fn, list(prompts)
         self.guard_data = guard_data
+        self.motion_prompts, self._motion_reference = list(motion_prompts or []), None
         self.config = config or GRPOConfig()
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.accelerator = accelerator or Accelerator(mixed_precision=self.config.mixed_precision, cpu=not torch.cuda.is_available())
@@ -417,6 +420,26 @@ class GRPOTrainer:
         stats["lr"] = self.lr_scheduler.get_last_lr()[0]
         return stats
 
+    def held_out_motion(self) -> dict[str, float]:
+        "`latent_motion` of deterministic samples from fixed noise on `motion_prompts`: policy, reference (adapter off), ratio."
+        cfg, model = self.config, self.model
+        self.pipeline.transformer = model
+        model.eval()
+        out = {}
+        for name, context in (("policy", contextlib.nullcontext()), ("reference", adapter_disabled(model))):
+            if name == "reference" and self._motion_reference is not None:  # the base model does not change: sample it once
+                out[name] = self._motion_reference
+                continue
+            with context, torch.no_grad():
+                latents = rollout(self.pipeline, self.motion_prompts, group_size=1, num_inference_steps=cfg.num_inference_steps,
+                                  guidance_scale=cfg.guidance_scale, noise_level=0.0, num_frames=cfg.num_frames, height=cfg.height,
+                                  width=cfg.width, max_sequence_length=cfg.max_sequence_length, seed=cfg.seed,
+                                  device=self.accelerator.device).final_latents
+            out[name] = latent_motion(latents).mean().item()
+        self._motion_reference = out["reference"]
+        out["ratio"] = out["policy"] / max(out["reference"], 1e-12)
+        return out
+
     def train_step(self) -> dict:
         "Sample, score, update: one GRPO step. Returns its metrics (also appended to `history`)."
         step, started = self.step, time.perf_counter()
@@ -439,6 +462,8 @@ class GRPOTrainer:
         if self.guard_data is not None and self.config.guard_every and (step + 1) % self.config.guard_every == 0:
             guard = denoising_guard(self.model, *self.guard_data, seed=self.config.seed)
             record.update({f"guard_{k}": v for k, v in guard.items()})
+        if self.motion_prompts and self.config.motion_every and (step + 1) % self.config.motion_every == 0:
+            record.update({f"motion_{k}": v for k, v in self.held_out_motion().items()})
         self.step += 1
         self.history.append(record)
         return record
@@ -555,7 +580,7 @@ def build_reward(
     raise ValueError(f"reward must be 'latent' or 'rgb', got {kind!r}")
 
 # %% ../nbs/09_grpo.ipynb #aeedb076
-RUN_KEYS = ("prompts", "num_prompts", "pipeline", "lgm", "geomodel", "reward", "output_dir", "guard_clips")
+RUN_KEYS = ("prompts", "num_prompts", "pipeline", "lgm", "geomodel", "reward", "output_dir", "guard_clips", "motion_prompts")
 
 def train_cli(argv: list[str] | None = None) -> int:
     "`vggrpo train --config run.json [--resume]`: GRPO with a config file (works under `accelerate launch`)."
@@ -592,7 +617,9 @@ def train_cli(argv: list[str] | None = None) -> int:
     guard = (guard_data_from_worlds(pipeline, raw.get("guard_clips", 4), num_frames=config.num_frames, height=config.height,
                                     width=config.width, max_sequence_length=config.max_sequence_length)
              if config.guard_every else None)
-    trainer = GRPOTrainer(pipeline, reward, prompts, config, raw.get("output_dir", "vggrpo-run"), accelerator, guard)
+    from vggrpo.evaluate import held_out_prompts
+    motion = held_out_prompts(raw.get("motion_prompts", 4)) if config.motion_every else None  # test-split prompts
+    trainer = GRPOTrainer(pipeline, reward, prompts, config, raw.get("output_dir", "vggrpo-run"), accelerator, guard, motion)
     history = trainer.train(args.steps, resume=args.resume)
     if accelerator.is_main_process and history:
         print(json.dumps(history[-1]))
