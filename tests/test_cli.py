@@ -54,3 +54,19 @@ def test_demo_runs_end_to_end_and_reports_motion(tmp_path):
     assert "latent_motion" in (tmp_path / "report.html").read_text()
     with pytest.raises(ValueError, match="group_size must be >= 2"):
         run_demo(tmp_path / "bad", group_size=1, progress=False)
+
+
+def test_eval_scores_held_out_prompts_and_rejects_a_missing_lora(tmp_path):
+    "`vggrpo eval` on the shipped models: latent rewards, latent motion and the independent RGB metrics, written as JSON."
+    import json
+
+    out = tmp_path / "eval.json"
+    result = run_cli("eval", "--num-prompts", "1", "--group-size", "2", "--steps", "2", "--output", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert len(report["prompts"]) == 1 and "lora" not in report
+    base = report["base"]
+    assert {"reward", "camera_smoothness", "reprojection_consistency", "latent_motion", "epipolar_error", "dynamic_degree"} <= set(base)
+    assert base["videos"] == 1 and base["latent_motion"] > 0 and base["dynamic_degree"] >= 0
+    bad = run_cli("eval", "--lora", str(tmp_path / "nowhere"))
+    assert bad.returncode == 2 and "no pytorch_lora_weights.safetensors" in bad.stderr

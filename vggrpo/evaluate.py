@@ -166,8 +166,9 @@ def evaluate_policy(
     seed: int = 1234,  # initial noise
     max_sequence_length: int = 128,  # text tokens
 ) -> tuple[dict, "torch.Tensor"]:  # summary metrics, decoded first videos `[P, 3, T, H, W]`
-    "Latent rewards of every sample and independent RGB metrics of the first sample of each prompt."
+    "Latent rewards and `latent_motion` of every sample, independent RGB metrics of the first sample of each prompt."
     import torch
+    from vggrpo.grpo import latent_motion
     from vggrpo.video import decode_latents
 
     scores = score_policy(pipeline, reward, prompts, group_size, num_inference_steps, seed, max_sequence_length)
@@ -175,6 +176,7 @@ def evaluate_policy(
     with torch.no_grad():
         videos = decode_latents(pipeline, scores["latents"][first]).float().cpu()
     summary = {"reward": scores["reward"].mean().item(), **{k: v.mean().item() for k, v in scores["terms"].items()},
+               "latent_motion": latent_motion(scores["latents"]).mean().item(),  # decode-free motion (09_grpo)
                **summarize_metrics([video_metrics(v) for v in videos])}
     return summary, videos
 
