@@ -111,8 +111,8 @@ def run_demo(
 ) -> dict:  # the report (also written to report.json)
     "Score → GRPO → score again on the shipped tiny models; writes report.json and report.html."
     import torch
-    from vggrpo.evaluate import held_out_prompts, score_policy
-    from vggrpo.grpo import GRPOConfig, GRPOTrainer, guard_data_from_worlds, latent_motion, plot_history
+    from vggrpo.evaluate import held_out_prompts, score_policy, score_summary
+    from vggrpo.grpo import GRPOConfig, GRPOTrainer, guard_data_from_worlds, plot_history
     from vggrpo.lgm import LatentGeometryModel
     from vggrpo.rewards import LatentGeometryReward
     from vggrpo.video import decode_latents, load_pipeline
@@ -168,12 +168,8 @@ def run_demo(
     times["report"] = time.perf_counter() - mark
     times["total"] = time.perf_counter() - started
 
-    def summary(scores):
-        return {"reward": scores["reward"].mean().item(),
-                **{name: value.mean().item() for name, value in scores["terms"].items()},
-                "latent_motion": latent_motion(scores["latents"]).mean().item()}  # a drop: the videos grow stiller
     report = {"prompts": prompts, "group_size": group_size, "grpo_steps": grpo_steps, "sampling_steps": sampling_steps,
-              "device": str(device), "before": summary(before), "after": summary(after),
+              "device": str(device), "before": score_summary(before), "after": score_summary(after),
               "per_prompt": [{"prompt": prompt,
                               "before": before["reward"][i * group_size:(i + 1) * group_size].mean().item(),
                               "after": after["reward"][i * group_size:(i + 1) * group_size].mean().item()}

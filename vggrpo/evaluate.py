@@ -12,7 +12,7 @@ import torch
 
 # %% auto #0
 __all__ = ['sampson_distance', 'epipolar_error', 'dynamic_degree', 'video_metrics', 'summarize_metrics', 'held_out_prompts',
-           'score_policy', 'evaluate_policy', 'eval_cli']
+           'score_policy', 'score_summary', 'evaluate_policy', 'eval_cli']
 
 # %% ../nbs/10_evaluate.ipynb #5dce03f0
 def _to_gray_frames(
@@ -156,6 +156,16 @@ def score_policy(
         total, terms = reward(latents)
     return {"latents": latents, "reward": total, "terms": terms, "geometry": geometry}
 
+# %% ../nbs/10_evaluate.ipynb #337de3e3
+def score_summary(
+    scores: dict,  # the output of `score_policy`
+) -> dict[str, float]:  # mean reward, mean of each term, mean `latent_motion`
+    "Means over the samples of a `score_policy` result: reward, its terms and the decode-free motion (09_grpo)."
+    from vggrpo.grpo import latent_motion
+
+    return {"reward": scores["reward"].mean().item(), **{k: v.mean().item() for k, v in scores["terms"].items()},
+            "latent_motion": latent_motion(scores["latents"]).mean().item()}
+
 # %% ../nbs/10_evaluate.ipynb #a9b1aa0f
 def evaluate_policy(
     pipeline,  # WanPipeline (with or without LoRA)
@@ -168,16 +178,13 @@ def evaluate_policy(
 ) -> tuple[dict, "torch.Tensor"]:  # summary metrics, decoded first videos `[P, 3, T, H, W]`
     "Latent rewards and `latent_motion` of every sample, independent RGB metrics of the first sample of each prompt."
     import torch
-    from vggrpo.grpo import latent_motion
     from vggrpo.video import decode_latents
 
     scores = score_policy(pipeline, reward, prompts, group_size, num_inference_steps, seed, max_sequence_length)
     first = torch.arange(len(prompts)) * group_size
     with torch.no_grad():
         videos = decode_latents(pipeline, scores["latents"][first]).float().cpu()
-    summary = {"reward": scores["reward"].mean().item(), **{k: v.mean().item() for k, v in scores["terms"].items()},
-               "latent_motion": latent_motion(scores["latents"]).mean().item(),  # decode-free motion (09_grpo)
-               **summarize_metrics([video_metrics(v) for v in videos])}
+    summary = {**score_summary(scores), **summarize_metrics([video_metrics(v) for v in videos])}
     return summary, videos
 
 # %% ../nbs/10_evaluate.ipynb #f62dfd41

@@ -425,20 +425,20 @@ class GRPOTrainer:
         cfg, model = self.config, self.model
         self.pipeline.transformer = model
         model.eval()
-        out = {}
-        for name, context in (("policy", contextlib.nullcontext()), ("reference", adapter_disabled(model))):
-            if name == "reference" and self._motion_reference is not None:  # the base model does not change: sample it once
-                out[name] = self._motion_reference
-                continue
-            with context, torch.no_grad():
+
+        def motion() -> float:
+            with torch.no_grad():
                 latents = rollout(self.pipeline, self.motion_prompts, group_size=1, num_inference_steps=cfg.num_inference_steps,
                                   guidance_scale=cfg.guidance_scale, noise_level=0.0, num_frames=cfg.num_frames, height=cfg.height,
                                   width=cfg.width, max_sequence_length=cfg.max_sequence_length, seed=cfg.seed,
                                   device=self.accelerator.device).final_latents
-            out[name] = latent_motion(latents).mean().item()
-        self._motion_reference = out["reference"]
-        out["ratio"] = out["policy"] / max(out["reference"], 1e-12)
-        return out
+            return latent_motion(latents).mean().item()
+
+        if self._motion_reference is None:  # the base model does not change: sample it once
+            with adapter_disabled(model):
+                self._motion_reference = motion()
+        policy = motion()
+        return {"policy": policy, "reference": self._motion_reference, "ratio": policy / max(self._motion_reference, 1e-12)}
 
     def train_step(self) -> dict:
         "Sample, score, update: one GRPO step. Returns its metrics (also appended to `history`)."

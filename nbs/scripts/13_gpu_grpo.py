@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from vggrpo.evaluate import held_out_prompts, score_policy
-from vggrpo.grpo import GRPOConfig, GRPOTrainer, build_reward, latent_motion, lora_state_dict, training_prompts
+from vggrpo.evaluate import held_out_prompts, score_policy, score_summary
+from vggrpo.grpo import GRPOConfig, GRPOTrainer, build_reward, lora_state_dict, training_prompts
 from vggrpo.video import decode_latents, load_pipeline
 
 parser = argparse.ArgumentParser()
@@ -49,9 +49,7 @@ def evaluate():
     with torch.no_grad():
         videos = decode_latents(pipe, scores["latents"][first]).float().cpu()
     frames = ((videos.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 4, 1).numpy()
-    summary = {"reward": scores["reward"].mean().item(), **{k: v.mean().item() for k, v in scores["terms"].items()},
-               "latent_motion": latent_motion(scores["latents"]).mean().item(),
-               "per_prompt_reward": scores["reward"].view(len(eval_prompts), G).mean(1).tolist()}
+    summary = {**score_summary(scores), "per_prompt_reward": scores["reward"].view(len(eval_prompts), G).mean(1).tolist()}
     return summary, frames
 
 before, frames_before = evaluate()

@@ -16,6 +16,7 @@ import sys
 import torch
 from vggrpo.geometry import project_points, pixel_grid, unproject_depth
 from vggrpo.grpo import latent_motion
+from vggrpo.rewards import _batched_geometry
 
 from _adapters import score_models  # nbs/scripts/_adapters.py
 
@@ -24,10 +25,8 @@ RGB_FRAMES_PER_LATENT_FRAME, FRAME_SIZE = 4, 64
 
 def implied_flow(geometry, with_scene_flow=True):
     "Mean pixel displacement per RGB frame between consecutive latent frames `[B]`, from depth, cameras and scene flow."
-    depth, c2w = geometry["depth"].double(), geometry["c2w"].double()
-    B, T, H, W = depth.shape
-    K = geometry["K"].double()
-    K = K[:, None].expand(B, T, 3, 3) if K.ndim == 3 else K
+    depth, K, c2w = _batched_geometry(geometry["depth"], geometry["K"], geometry["c2w"])  # float64, K per frame
+    H, W = depth.shape[-2:]
     points = unproject_depth(depth, K, c2w)[:, :-1]  # [B, T-1, H, W, 3]
     if with_scene_flow and geometry.get("scene_flow") is not None:
         points = points + geometry["scene_flow"].double()[:, :-1]
