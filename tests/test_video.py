@@ -268,3 +268,17 @@ def test_train_base_decoder_only_keeps_the_latents(tmp_path):
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
     assert (first.vae.config.latents_mean, first.vae.config.latents_std) == (second.vae.config.latents_mean, second.vae.config.latents_std)
     assert all(p.requires_grad for p in second.vae.parameters())  # the returned pipeline is not left half frozen
+
+
+def test_vae_size_pilot_script_runs(tmp_path):
+    "nbs/scripts/04_vae_size_pilot.py (the GPU pilot behind 04's larger, smoother frames) end to end on the CPU with MICRO=1."
+    script = os.path.join(os.path.dirname(__file__), "..", "nbs", "scripts", "04_vae_size_pilot.py")
+    result = subprocess.run([sys.executable, script, str(tmp_path), "16:2:0.25:2,16:1:1.0:2"], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "MICRO": "1", "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((tmp_path / "vae_size_pilot.json").read_text())["conditions"]
+    assert [(r["size"], r["supersampling"], r["texture_scale"]) for r in rows.values()] == [(16, 2, 0.25), (16, 1, 1.0)]
+    for r in rows.values():
+        assert r["steps"] >= 1 and r["evals"][-1]["step"] == r["steps"] and r["train_clips"] >= 1
+        assert r["bicubic"]["2x"] > r["bicubic"]["4x"] > r["bicubic"]["8x"]  # more pooling loses more
+    assert rows["16px, supersampling 2, textures x0.25, batch 2"]["bicubic"]["2x"] > rows["16px, supersampling 1, textures x1, batch 2"]["bicubic"]["2x"]
