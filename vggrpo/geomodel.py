@@ -21,8 +21,8 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 
-from .geometry import (absolute_trajectory_error, cameras_from_pose_encoding, matrix_to_axis_angle,
-                             pose_encoding_from_cameras, quaternion_to_matrix, relative_poses, unproject_depth)
+from .geometry import (absolute_trajectory_error, axis_angle_to_matrix, cameras_from_pose_encoding, matrix_to_axis_angle,
+                             pose_encoding_from_cameras, project_points, quaternion_to_matrix, relative_poses, unproject_depth)
 
 # %% auto #0
 __all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'Attention', 'Block', 'CameraHead', 'DenseHead',
@@ -31,7 +31,7 @@ __all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'Attention', 'Block
            'confidence_regression_loss', 'pair_motion', 'camera_loss', 'flow_loss', 'geometry_loss',
            'training_camera_path', 'render_training_batch', 'TrainingStream', 'train_geomodel', 'clip_metrics',
            'fov_pair', 'summarize_metrics', 'evaluate_geomodel', 'save_geomodel', 'geomodel_argument_parser',
-           'train_geomodel_options', 'train_geomodel_cli']
+           'train_geomodel_options', 'train_geomodel_cli', 'refine_cameras']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
 class Attention(nn.Module):
@@ -639,6 +639,7 @@ def evaluate_geomodel(
     device=None,              # default: the model's device
     num_frames: int = 33,     # world clip length
     frame_stride: int = 4,    # model frames = every 4th frame
+    refine: dict | None = None,  # None: Φ's feed-forward cameras; a dict: `refine_cameras` with these options first
 ) -> dict:                    # {"clips": per-clip rows, "summary": `summarize_metrics`}
     "Metrics of Φ on held-out worlds, static and dynamic scenes separately."
     device = torch.device(device or model.device)
@@ -649,6 +650,7 @@ def evaluate_geomodel(
         clips = [render_clip(s, num_frames, model.config.sample_size, model.config.sample_size, flow_stride=frame_stride, device=device) for s in chunk]
         batch = clip_batch(clips, frame_stride)
         out = model(batch["video"].to(model.dtype))
+        if refine is not None: out = refine_cameras(batch["video"].to(model.dtype), out, **refine)
         for c, r in zip(clips, clip_metrics(out, batch)): rows.append(dict(seed=c.seed, dynamic=c.scene.dynamic, **r))
     return dict(clips=rows, summary=summarize_metrics(rows))
 
@@ -706,3 +708,72 @@ def train_geomodel_cli(argv: list | None = None) -> dict:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     print(json.dumps(ev["summary"], indent=1))
     return metrics
+
+# %% ../nbs/05_geomodel.ipynb #d5704de7
+def _gaussian_blur(x, sigma):
+    "Separable Gaussian blur of the last two dims of `x` (replicate padding); sigma 0: `x` itself."
+    if sigma <= 0: return x
+    r = int(math.ceil(2.5 * sigma))
+    g = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+    g = g / g.sum()
+    y = x.reshape(-1, 1, *x.shape[-2:])
+    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1))
+    return y.reshape(x.shape)
+
+def refine_cameras(
+    video: torch.Tensor,              # [B, 3, T, H, W] in [-1, 1]: the frames Φ read
+    out: GeometryModelOutput,         # Φ's output for them (depth, confidence, cameras, scene flow)
+    levels: tuple = ((2.0, 60), (1.0, 60), (0.0, 60)),  # (blur σ in pixels, Adam steps), coarse to fine
+    lr: float = 3e-3,                 # Adam's step on the rotation (radians) and centre (model units) corrections
+    max_gap: int = 8,                 # frame pairs at most this many frames apart take part (8: all of 9 frames)
+    flow_threshold: float = 0.01,     # pixels whose predicted scene flow is longer (model units) are moving: left out
+    focal: bool = False,              # also refine one focal-length factor per clip (else Φ's field of view is kept)
+) -> GeometryModelOutput:             # a copy of `out` with refined c2w, K and pose_enc
+    "Test-time photometric refinement of Φ's cameras (VGGT-style feed-forward, then a bundle adjustment): depth fixed."
+    if video.ndim != 5 or video.shape[1] != 3:
+        raise ValueError(f"video must be [B, 3, T, H, W], got {list(video.shape)}")
+    B, _, T, H, W = video.shape
+    if tuple(out.depth.shape) != (B, T, H, W):
+        raise ValueError(f"out.depth {list(out.depth.shape)} does not match the video's [B, T, H, W] = {[B, T, H, W]}")
+    if not torch.isfinite(video).all(): raise ValueError("video holds NaN or inf values")
+    with torch.no_grad():
+        c2w0, K, depth = out.c2w.float(), out.K.float(), out.depth.float()
+        conf = out.depth_conf.float()
+        weight = (conf / conf.mean(dim=(-1, -2), keepdim=True)).clamp(max=3)  # trust confident pixels more, none too much
+        weight = weight * (out.scene_flow.float().norm(dim=-1) < flow_threshold)  # the static scene only
+    pairs = [(i, j) for i in range(T) for j in range(T) if i != j and abs(i - j) <= max_gap]
+    i_idx, j_idx = (torch.tensor(p, device=video.device) for p in zip(*pairs))
+    rot = torch.zeros(B, T, 3, device=video.device, requires_grad=True)  # corrections; frame 0 stays the identity
+    centre = torch.zeros(B, T, 3, device=video.device, requires_grad=True)
+    log_f = torch.zeros(B, 1, 1, 1, device=video.device, requires_grad=focal)
+    free = torch.ones(1, T, 1, device=video.device); free[:, 0] = 0
+    fxy = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 0]], device=video.device)  # the entries of K a focal factor scales
+    def cameras():
+        R = c2w0[..., :3, :3] @ axis_angle_to_matrix(rot * free)
+        c2w = torch.cat([torch.cat([R, (c2w0[..., :3, 3] + centre * free)[..., None]], -1), c2w0[..., 3:, :]], -2)
+        return c2w, K * (1 + fxy * (log_f.exp() - 1))
+    opt = torch.optim.Adam([rot, centre] + ([log_f] if focal else []), lr=lr)
+    w_ref = weight[:, i_idx].reshape(B * len(pairs), H * W)
+    for sigma, steps in levels:
+        frames = _gaussian_blur(video.float(), sigma)
+        ref = frames[:, :, i_idx].transpose(1, 2).reshape(-1, 3, H * W)  # frame i's colours at its pixels
+        src = frames[:, :, j_idx].transpose(1, 2).reshape(-1, 3, H, W)   # frame j, sampled where those pixels land
+        for _ in range(steps):
+            with torch.enable_grad():  # also under an outer no_grad (evaluate_geomodel)
+                c2w, Kf = cameras()
+                points = unproject_depth(depth[:, i_idx], Kf[:, i_idx], c2w[:, i_idx])            # [B, P, H, W, 3]
+                uv, z = project_points(points.flatten(2, 3), Kf[:, j_idx], c2w[:, j_idx])         # [B, P, HW, 2]
+                grid = torch.stack([2 * uv[..., 0] / W - 1, 2 * uv[..., 1] / H - 1], -1).reshape(-1, 1, H * W, 2)
+                seen = F.grid_sample(src, grid, align_corners=False, padding_mode="border")[:, :, 0]  # [B*P, 3, HW]
+                m = w_ref * ((grid[:, 0].abs() < 1).all(-1) & (z.reshape(-1, H * W) > 1e-3))
+                loss = (((seen - ref).square().sum(1) + 1e-4).sqrt() * m).sum() / m.sum().clamp_min(1)  # Charbonnier
+                opt.zero_grad(); loss.backward()
+            opt.step()
+    with torch.no_grad():
+        c2w, Kf = cameras()
+        pose_enc = pose_encoding_from_cameras(c2w, Kf, (H, W))
+        if not focal: pose_enc = torch.cat([pose_enc[..., :7], out.pose_enc[..., 7:].float()], -1)  # Φ's field of view, bit for bit
+    return GeometryModelOutput(**{**dict(out), "c2w": c2w, "K": Kf, "pose_enc": pose_enc,
+                                  "pose_enc_list": list(out.pose_enc_list or []) + [pose_enc]})
+
