@@ -296,6 +296,11 @@ def test_refine_cameras_true_geometry_is_a_fixed_point_and_turned_cameras_come_b
     back = refine_cameras(batch["video"], start)
     for b in range(2):
         assert _pair_rotation_error(back.c2w[b], gt["c2w"][b]) < 0.3 * _pair_rotation_error(turned[b], gt["c2w"][b])
+    wrong_depth = out.depth.clone(); wrong_depth[:, 1:] *= 1.15  # later frames' depth off by 15 %: depth_affine absorbs it
+    affine = refine_cameras(batch["video"], GeometryModelOutput(**{**dict(start), "depth": wrong_depth}), depth_affine=True)
+    assert torch.equal(affine.depth, wrong_depth)  # the output keeps the depth it was given
+    for b in range(2):
+        assert _pair_rotation_error(affine.c2w[b], gt["c2w"][b]) < 0.3 * _pair_rotation_error(turned[b], gt["c2w"][b])
     assert torch.equal(back.c2w[:, 0], turned[:, 0])  # the first camera is the frame of reference
     assert torch.equal(back.pose_enc[..., 7:], out.pose_enc[..., 7:].float()) and torch.equal(back.K, out.K.float())  # FoV kept
 

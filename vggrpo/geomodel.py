@@ -729,6 +729,7 @@ def refine_cameras(
     max_gap: int = 8,                 # frame pairs at most this many frames apart take part (8: all of 9 frames)
     flow_threshold: float = 0.01,     # pixels whose predicted scene flow is longer (model units) are moving: left out
     focal: bool = False,              # also refine one focal-length factor per clip (else Φ's field of view is kept)
+    depth_affine: bool = False,       # also refine an affine map of each frame's inverse depth but the first's (Φ's depth stays in the output)
 ) -> GeometryModelOutput:             # a copy of `out` with refined c2w, K and pose_enc
     "Test-time photometric refinement of Φ's cameras (VGGT-style feed-forward, then a bundle adjustment): depth fixed."
     if video.ndim != 5 or video.shape[1] != 3:
@@ -747,13 +748,16 @@ def refine_cameras(
     rot = torch.zeros(B, T, 3, device=video.device, requires_grad=True)  # corrections; frame 0 stays the identity
     centre = torch.zeros(B, T, 3, device=video.device, requires_grad=True)
     log_f = torch.zeros(B, 1, 1, 1, device=video.device, requires_grad=focal)
+    inv_scale, inv_shift = (torch.zeros(B, T, 1, 1, device=video.device, requires_grad=depth_affine) for _ in range(2))
+    inv_depth = 1 / depth.clamp_min(1e-3)
+    inv_mean = inv_depth.mean(dim=(-1, -2), keepdim=True)
     free = torch.ones(1, T, 1, device=video.device); free[:, 0] = 0
     fxy = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 0]], device=video.device)  # the entries of K a focal factor scales
     def cameras():
         R = c2w0[..., :3, :3] @ axis_angle_to_matrix(rot * free)
         c2w = torch.cat([torch.cat([R, (c2w0[..., :3, 3] + centre * free)[..., None]], -1), c2w0[..., 3:, :]], -2)
         return c2w, K * (1 + fxy * (log_f.exp() - 1))
-    opt = torch.optim.Adam([rot, centre] + ([log_f] if focal else []), lr=lr)
+    opt = torch.optim.Adam([rot, centre] + ([log_f] if focal else []) + ([inv_scale, inv_shift] if depth_affine else []), lr=lr)
     w_ref = weight[:, i_idx].reshape(B * len(pairs), H * W)
     for sigma, steps in levels:
         frames = _gaussian_blur(video.float(), sigma)
@@ -762,7 +766,11 @@ def refine_cameras(
         for _ in range(steps):
             with torch.enable_grad():  # also under an outer no_grad (evaluate_geomodel)
                 c2w, Kf = cameras()
-                points = unproject_depth(depth[:, i_idx], Kf[:, i_idx], c2w[:, i_idx])            # [B, P, H, W, 3]
+                d = depth
+                if depth_affine:  # 1/d' = e^a / d + b · mean(1/d), frame 0 as Φ gave it (it fixes the scale)
+                    f = free[..., None]
+                    d = 1 / (inv_depth * (inv_scale * f).exp() + inv_shift * f * inv_mean).clamp_min(1e-3)
+                points = unproject_depth(d[:, i_idx], Kf[:, i_idx], c2w[:, i_idx])                # [B, P, H, W, 3]
                 uv, z = project_points(points.flatten(2, 3), Kf[:, j_idx], c2w[:, j_idx])         # [B, P, HW, 2]
                 grid = torch.stack([2 * uv[..., 0] / W - 1, 2 * uv[..., 1] / H - 1], -1).reshape(-1, 1, H * W, 2)
                 seen = F.grid_sample(src, grid, align_corners=False, padding_mode="border")[:, :, 0]  # [B*P, 3, HW]
