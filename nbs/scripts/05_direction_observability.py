@@ -30,16 +30,18 @@ SIGMAS = (0.0, 0.05, 0.1, 0.25, 0.5)  # pixels
 MOVING = ("orbit", "dolly", "truck", "crane")
 torch.set_grad_enabled(False)
 
-def direction_from_bearings(bi, bj, R, sign_points=True):
+def share_in_front(bi, bj, R, t):
+    "Share of the points in front of both cameras for (R, t): λ_i b_i − λ_j R b_j = t solved for every point."
+    A = torch.stack([bi, -(bj @ R.T)], -1)          # [N, 3, 2]
+    lam = torch.linalg.lstsq(A, t.expand(len(bi), 3)[..., None]).solution[..., 0]  # [N, 2]
+    return float((lam > 0).all(-1).float().mean())
+
+def direction_from_bearings(bi, bj, R):
     "Unit direction t (camera i's frame) from bearings bi [N,3] (camera i) and bj [N,3] (camera j), given R = R_i^T R_j."
-    rj = bj @ R.T                                   # camera j's rays, in camera i's axes
-    n = torch.linalg.cross(bi, rj)
+    n = torch.linalg.cross(bi, bj @ R.T)            # camera j's rays in camera i's axes: every n is orthogonal to t
     n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     t = torch.linalg.svd(n, full_matrices=False).Vh[-1]
-    # sign: the points must lie in front of both cameras; solve λ_i b_i − λ_j r_j = t for every point
-    A = torch.stack([bi, -rj], -1)                  # [N, 3, 2]
-    lam = torch.linalg.lstsq(A, t.expand(len(bi), 3)[..., None]).solution[..., 0]  # [N, 2]
-    return t if (lam > 0).all(-1).float().mean() >= 0.5 else -t
+    return t if share_in_front(bi, bj, R, t) >= 0.5 else -t  # the sign: the points lie in front of both cameras
 
 def two_view(bi, bj):
     """(R = R_i^T R_j, unit t in camera i's frame) from bearings alone: the linear 8-point estimate of E = [t]x R
@@ -51,9 +53,7 @@ def two_view(bi, bj):
     best = None
     for R in (U @ Wz @ Vh, U @ Wz.T @ Vh):
         for t in (U[:, 2], -U[:, 2]):
-            A = torch.stack([bi, -(bj @ R.T)], -1)
-            lam = torch.linalg.lstsq(A, t.expand(len(bi), 3)[..., None]).solution[..., 0]
-            front = float((lam > 0).all(-1).float().mean())
+            front = share_in_front(bi, bj, R, t)
             if best is None or front > best[0]: best = (front, R, t)
     return best[1], best[2]
 
@@ -75,9 +75,7 @@ def refined_two_view(bi, bj, R0, t0):
         opt.zero_grad(); loss = sampson(); loss.backward(); return loss
     with torch.enable_grad(): opt.step(closure)
     R, u = (R0 @ axis_angle_to_matrix(w)).detach(), (t / t.norm()).detach()
-    A = torch.stack([bi, -(bj @ R.T)], -1)                           # the sign: points in front
-    lam = torch.linalg.lstsq(A, u.expand(len(bi), 3)[..., None]).solution[..., 0]
-    return R, (u if (lam > 0).all(-1).float().mean() >= 0.5 else -u)
+    return R, (u if share_in_front(bi, bj, R, u) >= 0.5 else -u)
 
 def score_clip(seed):
     "Every scored pair of one test clip: its translational image motion and the estimates' errors at every σ."
