@@ -8,7 +8,7 @@ import torch
 from vggrpo.geometry import make_pose, axis_angle_to_matrix
 from vggrpo.geomodel import _pair_angles
 from vggrpo.geomodel import (CAMERA_LOSS, DEFAULT_WEIGHTS, GeometryModel, GeometryModelOutput, TrainingStream, camera_loss, clip_batch,
-                             clip_metrics, evaluate_geomodel, flow_loss, geomodel_argument_parser, geometry_loss, normalize_targets, refine_cameras,
+                             clip_metrics, evaluate_geomodel, flow_loss, with_ground_truth, geomodel_argument_parser, geometry_loss, normalize_targets, refine_cameras,
                              render_training_batch, save_geomodel, train_geomodel_cli, train_geomodel_options, training_camera_path)
 from vggrpo.worlds import CAMERA_PATHS, render_clip, sample_camera_path, split_seeds
 
@@ -303,6 +303,41 @@ def test_refine_cameras_true_geometry_is_a_fixed_point_and_turned_cameras_come_b
     assert torch.equal(back.pose_enc[..., 7:], out.pose_enc[..., 7:].float()) and torch.equal(back.K, out.K.float())  # FoV kept
 
 
+def test_refine_cameras_depth_grid_absorbs_a_smooth_depth_error(batch):
+    "Depth off by a smooth left-to-right ramp (5-25 %, different per frame): depth_grid refines it away and the turned cameras come back."
+    gt, out = _perfect(batch)
+    g = torch.Generator().manual_seed(1)
+    turned = gt["c2w"].clone()
+    turned[:, 1:, :3, :3] = turned[:, 1:, :3, :3] @ axis_angle_to_matrix(torch.randn(2, turned.shape[1] - 1, 3, generator=g) * math.radians(1.2))
+    T, W = out.depth.shape[1], out.depth.shape[-1]
+    ramp = 1 + (0.05 + 0.2 * torch.rand(1, T, 1, 1, generator=g)) * torch.linspace(-1, 1, W)  # [1, T, 1, W]
+    wrong = GeometryModelOutput(**{**dict(out), "c2w": turned, "depth": out.depth * ramp})
+    res = refine_cameras(batch["video"], wrong, depth_affine=False, depth_grid=4)
+    assert torch.equal(res.depth, wrong.depth)  # the output keeps the depth it was given
+    for b in range(2):
+        assert _pair_rotation_error(res.c2w[b], gt["c2w"][b]) < 0.3 * _pair_rotation_error(turned[b], gt["c2w"][b])
+    for bad in (-1, 2.5):
+        with pytest.raises(ValueError, match="depth_grid"): refine_cameras(batch["video"], out, depth_grid=bad)
+
+
+def test_with_ground_truth_replaces_the_fields_it_names(batch):
+    gt, perfect = _perfect(batch)
+    T = perfect.depth.shape[1]
+    off = GeometryModelOutput(**{**dict(perfect), "depth": perfect.depth * 1.3,
+                                 "K": perfect.K * torch.tensor([[1.2, 1, 1], [1, 1.2, 1], [1, 1, 1]]),
+                                 "pose_enc": torch.cat([perfect.pose_enc[..., :7], perfect.pose_enc[..., 7:] * 0.8], -1)})
+    rows = clip_metrics(off, batch)
+    assert all(r["fov_error_deg"] > 1 and r["depth_absrel"] < 1e-4 for r in rows)  # median scaling forgives a global depth factor
+    off = GeometryModelOutput(**{**dict(off), "depth": off.depth * torch.linspace(0.7, 1.3, T)[None, :, None, None]})
+    assert all(r["depth_absrel"] > 0.05 for r in clip_metrics(off, batch))
+    k_only = with_ground_truth(off, batch, ("K",))
+    assert torch.equal(k_only.depth, off.depth) and all(r["fov_error_deg"] < 1e-4 for r in clip_metrics(k_only, batch))
+    both = with_ground_truth(off, batch, ("K", "depth"))
+    assert all(r["fov_error_deg"] < 1e-4 and r["depth_absrel"] < 1e-5 for r in clip_metrics(both, batch))
+    assert torch.equal(both.c2w, off.c2w)  # the cameras are still the prediction's
+    with pytest.raises(ValueError, match="among"): with_ground_truth(off, batch, ("focal",))
+
+
 def test_refine_cameras_focal_option_scales_the_focal_length_only(batch):
     _, out = _perfect(batch)
     out = GeometryModelOutput(**{**dict(out), "K": out.K * torch.tensor([[1.1, 1, 1], [1, 1.1, 1], [1, 1, 1]])})  # a wrong focal
@@ -324,6 +359,28 @@ def test_evaluate_geomodel_with_refinement_keeps_depth(tiny):
     refined = evaluate_geomodel(tiny, "test", 1, refine=dict(levels=((0.0, 2),)))["clips"][0]
     assert plain["seed"] == refined["seed"] and plain["depth_absrel"] == refined["depth_absrel"]
     assert plain["rotation_error_deg"] != refined["rotation_error_deg"]
+
+
+def test_evaluate_geomodel_oracle(tiny):
+    plain = evaluate_geomodel(tiny, "test", 1)["clips"][0]
+    oracle = evaluate_geomodel(tiny, "test", 1, oracle=("K",))["clips"][0]
+    assert plain["fov_error_deg"] > 0.1 and oracle["fov_error_deg"] < 1e-4 and oracle["depth_absrel"] == plain["depth_absrel"]
+
+
+def test_refine_cameras_script_variants(tmp_path):
+    "nbs/scripts/05_refine_cameras.py on one validation clip with two short variants (one an oracle); a bad variants dict is refused."
+    import os, subprocess, sys
+    script = os.path.join(os.path.dirname(__file__), "..", "nbs", "scripts", "05_refine_cameras.py")
+    variants = {"short": {"levels": [[0, 2]]}, "short_true_K": {"levels": [[0, 2]], "oracle": ["K"]}}
+    out = tmp_path / "refine.json"
+    result = subprocess.run([sys.executable, script, str(out), "1", json.dumps(variants), "validation"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = json.loads(out.read_text())
+    assert run["split"] == "validation" and set(run) >= {"feed_forward", "short", "short_true_K"}
+    assert run["short"]["options"] == variants["short"] and run["short"]["clips"][0]["seed"] == split_seeds("validation", 1)[0]
+    assert run["short_true_K"]["summary"]["all"]["fov_error_deg"] < 1e-4 < run["short"]["summary"]["all"]["fov_error_deg"]
+    bad = subprocess.run([sys.executable, script, str(tmp_path / "x.json"), "1", '{"feed_forward": {}}'], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "VARIANTS_JSON" in bad.stderr and not (tmp_path / "x.json").exists()
 
 
 def test_direction_observability_script_is_exact_without_noise(tmp_path):

@@ -30,8 +30,8 @@ __all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'Attention', 'Block
            'join_tokens', 'run_blocks', 'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets',
            'confidence_regression_loss', 'pair_motion', 'camera_loss', 'flow_loss', 'geometry_loss',
            'training_camera_path', 'render_training_batch', 'TrainingStream', 'train_geomodel', 'clip_metrics',
-           'fov_pair', 'summarize_metrics', 'evaluate_geomodel', 'save_geomodel', 'geomodel_argument_parser',
-           'train_geomodel_options', 'train_geomodel_cli', 'refine_cameras']
+           'fov_pair', 'summarize_metrics', 'with_ground_truth', 'evaluate_geomodel', 'save_geomodel',
+           'geomodel_argument_parser', 'train_geomodel_options', 'train_geomodel_cli', 'refine_cameras']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
 class Attention(nn.Module):
@@ -630,6 +630,25 @@ def summarize_metrics(rows: list) -> dict:
         return dict(clips=len(rs), **out)
     return dict(static=mean([r for r in rows if not r["dynamic"]]), dynamic=mean([r for r in rows if r["dynamic"]]), all=mean(rows))
 
+def with_ground_truth(
+    out: GeometryModelOutput,  # Φ's output for a batch
+    batch: dict,               # the `clip_batch` it was computed from
+    fields=("K",),             # which of Φ's outputs the ground truth replaces: "K" (intrinsics and field of view), "depth"
+) -> GeometryModelOutput:      # a copy of `out` (an oracle: it measures what an error in those outputs costs downstream)
+    "Φ's output with some fields replaced by the ground truth (depth in Φ's units, on valid pixels)."
+    unknown = set(fields) - {"K", "depth"}
+    if unknown: raise ValueError(f"fields must be among 'K' and 'depth', got {sorted(unknown)}")
+    o = dict(out)
+    if "K" in fields:
+        H, W = batch["depth"].shape[-2:]
+        K = batch["K"].to(out.K)[:, None].expand_as(out.K).clone()
+        fov = torch.stack([2 * torch.atan(H / (2 * K[..., 1, 1])), 2 * torch.atan(W / (2 * K[..., 0, 0]))], -1)
+        o.update(K=K, pose_enc=torch.cat([out.pose_enc[..., :7], fov.to(out.pose_enc)], -1))
+    if "depth" in fields:
+        gt = normalize_targets(batch)
+        o["depth"] = torch.where(gt["valid"].to(out.depth.device), gt["depth"].to(out.depth), out.depth)
+    return GeometryModelOutput(**o)
+
 @torch.no_grad()
 def evaluate_geomodel(
     model: GeometryModel,     # the model to evaluate
@@ -640,6 +659,7 @@ def evaluate_geomodel(
     num_frames: int = 33,     # world clip length
     frame_stride: int = 4,    # model frames = every 4th frame
     refine: dict | None = None,  # None: Φ's feed-forward cameras; a dict: `refine_cameras` with these options first
+    oracle: tuple = (),       # fields of Φ's output the ground truth replaces first (`with_ground_truth`): an ablation
 ) -> dict:                    # {"clips": per-clip rows, "summary": `summarize_metrics`}
     "Metrics of Φ on held-out worlds, static and dynamic scenes separately."
     device = torch.device(device or model.device)
@@ -650,6 +670,7 @@ def evaluate_geomodel(
         clips = [render_clip(s, num_frames, model.config.sample_size, model.config.sample_size, flow_stride=frame_stride, device=device) for s in chunk]
         batch = clip_batch(clips, frame_stride)
         out = model(batch["video"].to(model.dtype))
+        if oracle: out = with_ground_truth(out, batch, oracle)
         if refine is not None: out = refine_cameras(batch["video"].to(model.dtype), out, **refine)
         for c, r in zip(clips, clip_metrics(out, batch)): rows.append(dict(seed=c.seed, dynamic=c.scene.dynamic, **r))
     return dict(clips=rows, summary=summarize_metrics(rows))
@@ -729,15 +750,17 @@ def refine_cameras(
     max_gap: int = 8,                 # frame pairs at most this many frames apart take part (8: all of 9 frames)
     flow_threshold: float = 0.01,     # pixels whose predicted scene flow is longer (model units) are moving: left out
     focal: bool = False,              # also refine one focal-length factor per clip (else Φ's field of view is kept)
-    depth_affine: bool = False,       # also refine an affine map of each frame's inverse depth but the first's (Φ's depth stays in the output)
+    depth_affine: bool = True,        # also refine an affine map of each frame's inverse depth but the first's (Φ's depth stays in the output)
+    depth_grid: int = 0,              # > 0: also refine a smooth depth factor of every frame on a grid of this size (bilinear; scale pinned by frame 0)
 ) -> GeometryModelOutput:             # a copy of `out` with refined c2w, K and pose_enc
-    "Test-time photometric refinement of Φ's cameras (VGGT-style feed-forward, then a bundle adjustment): depth fixed."
+    "Test-time photometric refinement of Φ's cameras (VGGT-style feed-forward, then a bundle adjustment against Φ's depth)."
     if video.ndim != 5 or video.shape[1] != 3:
         raise ValueError(f"video must be [B, 3, T, H, W], got {list(video.shape)}")
     B, _, T, H, W = video.shape
     if tuple(out.depth.shape) != (B, T, H, W):
         raise ValueError(f"out.depth {list(out.depth.shape)} does not match the video's [B, T, H, W] = {[B, T, H, W]}")
     if not torch.isfinite(video).all(): raise ValueError("video holds NaN or inf values")
+    if not isinstance(depth_grid, int) or depth_grid < 0: raise ValueError(f"depth_grid must be an int >= 0, got {depth_grid!r}")
     with torch.no_grad():
         c2w0, K, depth = out.c2w.float(), out.K.float(), out.depth.float()
         conf = out.depth_conf.float()
@@ -749,6 +772,7 @@ def refine_cameras(
     centre = torch.zeros(B, T, 3, device=video.device, requires_grad=True)
     log_f = torch.zeros(B, 1, 1, 1, device=video.device, requires_grad=focal)
     inv_scale, inv_shift = (torch.zeros(B, T, 1, 1, device=video.device, requires_grad=depth_affine) for _ in range(2))
+    log_grid = torch.zeros(B, T, max(depth_grid, 1), max(depth_grid, 1), device=video.device, requires_grad=depth_grid > 0)
     inv_depth = 1 / depth.clamp_min(1e-3)
     inv_mean = inv_depth.mean(dim=(-1, -2), keepdim=True)
     free = torch.ones(1, T, 1, device=video.device); free[:, 0] = 0
@@ -757,7 +781,8 @@ def refine_cameras(
         R = c2w0[..., :3, :3] @ axis_angle_to_matrix(rot * free)
         c2w = torch.cat([torch.cat([R, (c2w0[..., :3, 3] + centre * free)[..., None]], -1), c2w0[..., 3:, :]], -2)
         return c2w, K * (1 + fxy * (log_f.exp() - 1))
-    opt = torch.optim.Adam([rot, centre] + ([log_f] if focal else []) + ([inv_scale, inv_shift] if depth_affine else []), lr=lr)
+    opt = torch.optim.Adam([rot, centre] + ([log_f] if focal else []) + ([inv_scale, inv_shift] if depth_affine else [])
+                           + ([log_grid] if depth_grid else []), lr=lr)
     w_ref = weight[:, i_idx].reshape(B * len(pairs), H * W)
     for sigma, steps in levels:
         frames = _gaussian_blur(video.float(), sigma)
@@ -770,6 +795,10 @@ def refine_cameras(
                 if depth_affine:  # 1/d' = e^a / d + b · mean(1/d), frame 0 as Φ gave it (it fixes the scale)
                     f = free[..., None]
                     d = 1 / (inv_depth * (inv_scale * f).exp() + inv_shift * f * inv_mean).clamp_min(1e-3)
+                if depth_grid:  # d' = d · exp(g), g bilinear from the grid, frame 0's mean g held at 0 (the scale)
+                    g = F.interpolate(log_grid.flatten(0, 1)[:, None], size=(H, W), mode="bilinear", align_corners=False)
+                    g = g.reshape(B, T, H, W)
+                    d = d * (g - g[:, :1].mean(dim=(-1, -2), keepdim=True)).exp()
                 points = unproject_depth(d[:, i_idx], Kf[:, i_idx], c2w[:, i_idx])                # [B, P, H, W, 3]
                 uv, z = project_points(points.flatten(2, 3), Kf[:, j_idx], c2w[:, j_idx])         # [B, P, HW, 2]
                 grid = torch.stack([2 * uv[..., 0] / W - 1, 2 * uv[..., 1] / H - 1], -1).reshape(-1, 1, H * W, 2)
