@@ -241,6 +241,18 @@ def test_camera_loss_defaults_have_one_source(batch):
     assert CAMERA_LOSS["legacy"] is False and {"gamma", "min_baseline", "direction"} <= set(CAMERA_LOSS)
 
 
+def test_camera_loss_fov_weight_scales_the_field_of_view_term_only(batch):
+    "Only the field of view off by 0.1 rad: the loss is fov x 0.1 per camera-head iteration (weighted by gamma); other errors ignore it."
+    gt, _ = _perfect(batch)
+    target = gt["pose_enc"]
+    off = torch.cat([target[..., :7], target[..., 7:] + 0.1], -1)
+    gammas = sum(0.6 ** k for k in range(2))
+    for w in (0.5, 25.0):
+        assert camera_loss([off, off], target, fov=w).item() == pytest.approx(w * 0.1 * gammas, rel=1e-4)
+    moved = torch.cat([target[..., :3] + 0.05, target[..., 3:]], -1)
+    assert camera_loss([moved], target, fov=25.0).item() == camera_loss([moved], target).item() > 0
+
+
 def test_argument_parser_defaults_and_options():
     a = geomodel_argument_parser(pool_time=90, refresh=1).parse_args(["--workers", "3", "--camera-loss", '{"legacy": true}'])
     options = train_geomodel_options(a)
@@ -347,6 +359,19 @@ def test_refine_cameras_focal_option_scales_the_focal_length_only(batch):
     assert torch.equal(res.K[..., :2, 2], out.K[..., :2, 2].float()) and (ratio != 1).all()  # principal point kept, focal moved
 
 
+def test_refine_cameras_focal_gate_refines_only_cameras_that_turn(batch):
+    "focal=8 (degrees): the pan (about 20 degrees of turn) finds its focal length again, the static camera keeps the one it was given."
+    gt, out = _perfect(batch)
+    assert [sample_camera_path(c).kind for c in (3, 8)] == ["static", "pan"]  # the clips of the batch fixture
+    out = GeometryModelOutput(**{**dict(out), "K": out.K * torch.tensor([[1.1, 1, 1], [1, 1.1, 1], [1, 1, 1]])})  # focal 10 % long
+    res = refine_cameras(batch["video"], out, focal=8.0)
+    assert torch.equal(res.K[0], out.K[0].float()) and torch.equal(res.pose_enc[0, :, 7:], out.pose_enc[0, :, 7:].float())
+    assert abs(res.K[1, 0, 0, 0] / batch["K"][1, 0, 0] - 1) < 0.03  # 10 % off before
+    assert torch.equal(refine_cameras(batch["video"], out, levels=((1.0, 2),), focal=90.0).K, out.K.float())  # nothing turns 90 degrees
+    for bad in (-1, "8"):
+        with pytest.raises(ValueError, match="focal"): refine_cameras(batch["video"], out, focal=bad)
+
+
 def test_refine_cameras_bad_input(batch):
     _, out = _perfect(batch)
     with pytest.raises(ValueError, match="does not match"): refine_cameras(batch["video"][:, :, :3], out)
@@ -373,10 +398,12 @@ def test_refine_cameras_script_variants(tmp_path):
     script = os.path.join(os.path.dirname(__file__), "..", "nbs", "scripts", "05_refine_cameras.py")
     variants = {"short": {"levels": [[0, 2]]}, "short_true_K": {"levels": [[0, 2]], "oracle": ["K"]}}
     out = tmp_path / "refine.json"
-    result = subprocess.run([sys.executable, script, str(out), "1", json.dumps(variants), "validation"], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "GEOMODEL": str(DEFAULT_WEIGHTS)}  # a folder of weights, here the shipped ones
+    result = subprocess.run([sys.executable, script, str(out), "1", json.dumps(variants), "validation"], capture_output=True, text=True,
+                            timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     run = json.loads(out.read_text())
-    assert run["split"] == "validation" and set(run) >= {"feed_forward", "short", "short_true_K"}
+    assert run["split"] == "validation" and run["weights"] == str(DEFAULT_WEIGHTS) and set(run) >= {"feed_forward", "short", "short_true_K"}
     assert run["short"]["options"] == variants["short"] and run["short"]["clips"][0]["seed"] == split_seeds("validation", 1)[0]
     assert run["short_true_K"]["summary"]["all"]["fov_error_deg"] < 1e-4 < run["short"]["summary"]["all"]["fov_error_deg"]
     bad = subprocess.run([sys.executable, script, str(tmp_path / "x.json"), "1", '{"feed_forward": {}}'], capture_output=True, text=True, timeout=300)

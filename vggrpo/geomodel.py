@@ -380,6 +380,7 @@ def camera_loss(
     relative: float = 1.0,  # weight of the pairwise relative-pose term
     direction: float = 1.0, # weight of the pairwise translation-direction term (1 − cos)
     min_baseline: float = 0.02,  # pairs whose true baseline is shorter get no direction term (as the metric)
+    fov: float = 0.5,       # weight of the L1 on the field of view (radians, both axes)
     legacy: bool = False,   # True: the plain L1 of the first runs (translation, quaternion, 0.5 × field of view)
 ) -> torch.Tensor:
     "Smooth (pseudo-Huber) pose loss + relative-pose and direction terms over frame pairs, summed over iterations."
@@ -394,7 +395,7 @@ def camera_loss(
     for k, p in enumerate(pose_enc_list):
         term = (_smooth_norm(p[..., :3] - target[..., :3], translation_scale).mean()
                 + _smooth_norm(p[..., 3:7] - target[..., 3:7], rotation_scale).mean()
-                + 0.5 * (p[..., 7:] - target[..., 7:]).abs().mean())
+                + fov * (p[..., 7:] - target[..., 7:]).abs().mean())
         if relative or direction:
             Rp, tp = pair_motion(p)
             if relative:
@@ -749,7 +750,8 @@ def refine_cameras(
     lr: float = 3e-3,                 # Adam's step on the rotation (radians) and centre (model units) corrections
     max_gap: int = 8,                 # frame pairs at most this many frames apart take part (8: all of 9 frames)
     flow_threshold: float = 0.01,     # pixels whose predicted scene flow is longer (model units) are moving: left out
-    focal: bool = False,              # also refine one focal-length factor per clip (else Φ's field of view is kept)
+    focal: bool | float = False,      # also refine one focal-length factor per clip: True every clip, a number (degrees) only the clips
+                                      # whose cameras (Φ's) turn more than that from the first frame; False: Φ's field of view is kept
     depth_affine: bool = True,        # also refine an affine map of each frame's inverse depth but the first's (Φ's depth stays in the output)
     depth_grid: int = 0,              # > 0: also refine a smooth depth factor of every frame on a grid of this size (bilinear; scale pinned by frame 0)
 ) -> GeometryModelOutput:             # a copy of `out` with refined c2w, K and pose_enc
@@ -761,16 +763,24 @@ def refine_cameras(
         raise ValueError(f"out.depth {list(out.depth.shape)} does not match the video's [B, T, H, W] = {[B, T, H, W]}")
     if not torch.isfinite(video).all(): raise ValueError("video holds NaN or inf values")
     if not isinstance(depth_grid, int) or depth_grid < 0: raise ValueError(f"depth_grid must be an int >= 0, got {depth_grid!r}")
+    if not isinstance(focal, (bool, int, float)) or (not isinstance(focal, bool) and not focal >= 0):
+        raise ValueError(f"focal must be a bool or a turn in degrees >= 0, got {focal!r}")
     with torch.no_grad():
         c2w0, K, depth = out.c2w.float(), out.K.float(), out.depth.float()
         conf = out.depth_conf.float()
         weight = (conf / conf.mean(dim=(-1, -2), keepdim=True)).clamp(max=3)  # trust confident pixels more, none too much
         weight = weight * (out.scene_flow.float().norm(dim=-1) < flow_threshold)  # the static scene only
+        if isinstance(focal, bool): focal_on = torch.full((B,), focal, device=video.device)
+        else:  # a camera that turns shows its focal length; one that only translates hardly does (f·t/Z)
+            rel = c2w0[:, :1, :3, :3].transpose(-1, -2) @ c2w0[..., :3, :3]
+            cos = ((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1)
+            focal_on = torch.rad2deg(torch.acos(cos)).amax(1) > focal  # [B]
+        gate = focal_on.float().view(B, 1, 1, 1)
     pairs = [(i, j) for i in range(T) for j in range(T) if i != j and abs(i - j) <= max_gap]
     i_idx, j_idx = (torch.tensor(p, device=video.device) for p in zip(*pairs))
     rot = torch.zeros(B, T, 3, device=video.device, requires_grad=True)  # corrections; frame 0 stays the identity
     centre = torch.zeros(B, T, 3, device=video.device, requires_grad=True)
-    log_f = torch.zeros(B, 1, 1, 1, device=video.device, requires_grad=focal)
+    log_f = torch.zeros(B, 1, 1, 1, device=video.device, requires_grad=bool(focal_on.any()))
     inv_scale, inv_shift = (torch.zeros(B, T, 1, 1, device=video.device, requires_grad=depth_affine) for _ in range(2))
     log_grid = torch.zeros(B, T, max(depth_grid, 1), max(depth_grid, 1), device=video.device, requires_grad=depth_grid > 0)
     inv_depth = 1 / depth.clamp_min(1e-3)
@@ -780,8 +790,8 @@ def refine_cameras(
     def cameras():
         R = c2w0[..., :3, :3] @ axis_angle_to_matrix(rot * free)
         c2w = torch.cat([torch.cat([R, (c2w0[..., :3, 3] + centre * free)[..., None]], -1), c2w0[..., 3:, :]], -2)
-        return c2w, K * (1 + fxy * (log_f.exp() - 1))
-    opt = torch.optim.Adam([rot, centre] + ([log_f] if focal else []) + ([inv_scale, inv_shift] if depth_affine else [])
+        return c2w, K * (1 + fxy * ((log_f * gate).exp() - 1))
+    opt = torch.optim.Adam([rot, centre] + ([log_f] if log_f.requires_grad else []) + ([inv_scale, inv_shift] if depth_affine else [])
                            + ([log_grid] if depth_grid else []), lr=lr)
     w_ref = weight[:, i_idx].reshape(B * len(pairs), H * W)
     for sigma, steps in levels:
@@ -810,7 +820,8 @@ def refine_cameras(
     with torch.no_grad():
         c2w, Kf = cameras()
         pose_enc = pose_encoding_from_cameras(c2w, Kf, (H, W))
-        if not focal: pose_enc = torch.cat([pose_enc[..., :7], out.pose_enc[..., 7:].float()], -1)  # Φ's field of view, bit for bit
+        fov = torch.where(focal_on[:, None, None], pose_enc[..., 7:], out.pose_enc[..., 7:].float())  # else Φ's, bit for bit
+        pose_enc = torch.cat([pose_enc[..., :7], fov], -1)
     return GeometryModelOutput(**{**dict(out), "c2w": c2w, "K": Kf, "pose_enc": pose_enc,
                                   "pose_enc_list": list(out.pose_enc_list or []) + [pose_enc]})
 

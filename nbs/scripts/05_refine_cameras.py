@@ -5,7 +5,8 @@ python nbs/scripts/05_refine_cameras.py OUT_JSON [NUM_CLIPS] [VARIANTS_JSON] [SP
 VARIANTS_JSON: a JSON dict {name: refine_cameras options}, default {"refined": {}} (the defaults); an option "oracle": ["K"]
 (and/or "depth") is evaluate_geomodel's: ground truth replaces those outputs of Φ first.
 Writes {"feed_forward": evaluate_geomodel(...), name: evaluate_geomodel(..., refine=options) for each variant, with the
-seconds of each and its options, device, split, batch size}. SPLIT: the world split, default test (choose options on validation).
+seconds of each and its options, device, split, batch size, weights}. SPLIT: the world split, default test (choose options on validation).
+Env: BATCH_SIZE (default 16), GEOMODEL (a folder of Φ weights saved by save_geomodel; default the shipped ones).
 """
 import json, os, sys, time
 from pathlib import Path
@@ -22,8 +23,10 @@ batch_size = int(os.environ.get("BATCH_SIZE", 16))  # clips per forward pass and
 if not isinstance(variants, dict) or "feed_forward" in variants or not all(isinstance(v, dict) for v in variants.values()):
     sys.exit(f"VARIANTS_JSON must be a dict {{name: options dict}} without the name 'feed_forward', got {sys.argv[3]!r}")
 dev = "cuda" if torch.cuda.is_available() else "cpu"
-phi = GeometryModel.from_pretrained().to(dev).eval()
-result = dict(device=torch.cuda.get_device_name(0) if dev == "cuda" else "cpu", num_clips=num_clips, split=split, batch_size=batch_size)
+weights = os.environ.get("GEOMODEL")  # a folder of saved Φ weights; unset: the shipped ones
+phi = GeometryModel.from_pretrained(weights).to(dev).eval()
+result = dict(device=torch.cuda.get_device_name(0) if dev == "cuda" else "cpu", num_clips=num_clips, split=split, batch_size=batch_size,
+              weights=weights or "shipped")
 for name, refine in (("feed_forward", None), *variants.items()):
     if dev == "cuda": torch.cuda.synchronize()
     t = time.perf_counter()
