@@ -312,7 +312,7 @@ def test_refine_cameras_true_geometry_is_a_fixed_point_and_turned_cameras_come_b
     for b in range(2):
         assert _pair_rotation_error(affine.c2w[b], gt["c2w"][b]) < 0.3 * _pair_rotation_error(turned[b], gt["c2w"][b])
     assert torch.equal(back.c2w[:, 0], turned[:, 0])  # the first camera is the frame of reference
-    assert torch.equal(back.pose_enc[..., 7:], out.pose_enc[..., 7:].float()) and torch.equal(back.K, out.K.float())  # FoV kept
+    assert torch.allclose(back.pose_enc[..., 7:], out.pose_enc[..., 7:].float()) and torch.allclose(back.K, out.K.float())  # FoV kept
 
 
 def test_refine_cameras_depth_grid_absorbs_a_smooth_depth_error(batch):
@@ -350,9 +350,16 @@ def test_with_ground_truth_replaces_the_fields_it_names(batch):
     with pytest.raises(ValueError, match="among"): with_ground_truth(off, batch, ("focal",))
 
 
+def _focal_times(out, factor):
+    "`out` with its focal lengths multiplied by `factor` (K and the field of view of the pose encoding alike; 64 x 64 frames)."
+    K = out.K * torch.tensor([[factor, 1, 1], [1, factor, 1], [1, 1, 1]])
+    fov = 2 * torch.atan(32 / K[..., 0, 0])
+    return GeometryModelOutput(**{**dict(out), "K": K, "pose_enc": torch.cat([out.pose_enc[..., :7], torch.stack([fov, fov], -1)], -1)})
+
+
 def test_refine_cameras_focal_option_scales_the_focal_length_only(batch):
     _, out = _perfect(batch)
-    out = GeometryModelOutput(**{**dict(out), "K": out.K * torch.tensor([[1.1, 1, 1], [1, 1.1, 1], [1, 1, 1]])})  # a wrong focal
+    out = _focal_times(out, 1.1)  # a wrong focal
     res = refine_cameras(batch["video"], out, levels=((1.0, 10),), focal=True)
     ratio = res.K[..., 0, 0] / out.K[..., 0, 0]
     assert torch.allclose(ratio, res.K[..., 1, 1] / out.K[..., 1, 1]) and torch.allclose(ratio, ratio[:, :1].expand_as(ratio))
@@ -363,13 +370,28 @@ def test_refine_cameras_focal_gate_refines_only_cameras_that_turn(batch):
     "focal=8 (degrees): the pan (about 20 degrees of turn) finds its focal length again, the static camera keeps the one it was given."
     gt, out = _perfect(batch)
     assert [sample_camera_path(c).kind for c in (3, 8)] == ["static", "pan"]  # the clips of the batch fixture
-    out = GeometryModelOutput(**{**dict(out), "K": out.K * torch.tensor([[1.1, 1, 1], [1, 1.1, 1], [1, 1, 1]])})  # focal 10 % long
+    out = _focal_times(out, 1.1)  # focal 10 % long
     res = refine_cameras(batch["video"], out, focal=8.0)
-    assert torch.equal(res.K[0], out.K[0].float()) and torch.equal(res.pose_enc[0, :, 7:], out.pose_enc[0, :, 7:].float())
+    assert torch.allclose(res.K[0], out.K[0].float()) and torch.allclose(res.pose_enc[0, :, 7:], out.pose_enc[0, :, 7:].float())
     assert abs(res.K[1, 0, 0, 0] / batch["K"][1, 0, 0] - 1) < 0.03  # 10 % off before
-    assert torch.equal(refine_cameras(batch["video"], out, levels=((1.0, 2),), focal=90.0).K, out.K.float())  # nothing turns 90 degrees
+    assert torch.allclose(refine_cameras(batch["video"], out, levels=((1.0, 2),), focal=90.0).K, out.K.float())  # nothing turns 90 degrees
     for bad in (-1, "8"):
         with pytest.raises(ValueError, match="focal"): refine_cameras(batch["video"], out, focal=bad)
+
+
+def test_refine_cameras_shared_fov_uses_one_lens_per_clip(batch):
+    "Φ-like intrinsics that drift over the frames (field of view +-3 % about the truth): shared_fov refines with one field of view, their mean."
+    gt, out = _perfect(batch)
+    T = out.K.shape[1]
+    drift = torch.linspace(0.97, 1.03, T)  # focal factors
+    K = out.K.clone(); K[..., 0, 0] *= drift; K[..., 1, 1] *= drift
+    fov = 2 * torch.atan(32 / K[..., 0, 0])  # 64 x 64 frames
+    drifting = GeometryModelOutput(**{**dict(out), "K": K, "pose_enc": torch.cat([out.pose_enc[..., :7], torch.stack([fov, fov], -1)], -1)})
+    res = refine_cameras(batch["video"], drifting, levels=((1.0, 2),), shared_fov=True)
+    assert torch.allclose(res.pose_enc[..., 7:], fov.mean(1)[:, None, None].expand(-1, T, 2), atol=1e-6)  # the mean, on every frame
+    assert torch.allclose(res.K, res.K[:, :1].expand_as(res.K)) and torch.equal(res.K[..., :2, 2], K[..., :2, 2])
+    kept = refine_cameras(batch["video"], drifting, levels=((1.0, 2),), shared_fov=False)
+    assert torch.equal(kept.K, K) and torch.equal(kept.pose_enc[..., 7:], drifting.pose_enc[..., 7:])  # off: Φ's own, frame by frame
 
 
 def test_refine_cameras_bad_input(batch):

@@ -754,6 +754,8 @@ def refine_cameras(
                                       # whose cameras (Φ's) turn more than that from the first frame; False: Φ's field of view is kept
     depth_affine: bool = True,        # also refine an affine map of each frame's inverse depth but the first's (Φ's depth stays in the output)
     depth_grid: int = 0,              # > 0: also refine a smooth depth factor of every frame on a grid of this size (bilinear; scale pinned by frame 0)
+    shared_fov: bool = True,          # one field of view for the clip, the mean of Φ's per-frame ones (one lens: a focal length
+                                      # that drifts from frame to frame looks like a move along the optical axis)
 ) -> GeometryModelOutput:             # a copy of `out` with refined c2w, K and pose_enc
     "Test-time photometric refinement of Φ's cameras (VGGT-style feed-forward, then a bundle adjustment against Φ's depth)."
     if video.ndim != 5 or video.shape[1] != 3:
@@ -767,6 +769,9 @@ def refine_cameras(
         raise ValueError(f"focal must be a bool or a turn in degrees >= 0, got {focal!r}")
     with torch.no_grad():
         c2w0, K, depth = out.c2w.float(), out.K.float(), out.depth.float()
+        if shared_fov:  # focal lengths from the clip's mean field of view (fov_h, fov_w), principal points kept
+            half = torch.tan(out.pose_enc[..., 7:9].float().mean(1, keepdim=True) / 2)   # [B, 1, 2]
+            K = K.clone(); K[..., 1, 1] = (H / (2 * half[..., 0])).expand(B, T); K[..., 0, 0] = (W / (2 * half[..., 1])).expand(B, T)
         conf = out.depth_conf.float()
         weight = (conf / conf.mean(dim=(-1, -2), keepdim=True)).clamp(max=3)  # trust confident pixels more, none too much
         weight = weight * (out.scene_flow.float().norm(dim=-1) < flow_threshold)  # the static scene only
@@ -820,7 +825,7 @@ def refine_cameras(
     with torch.no_grad():
         c2w, Kf = cameras()
         pose_enc = pose_encoding_from_cameras(c2w, Kf, (H, W))
-        fov = torch.where(focal_on[:, None, None], pose_enc[..., 7:], out.pose_enc[..., 7:].float())  # else Φ's, bit for bit
+        fov = torch.where(focal_on[:, None, None] | shared_fov, pose_enc[..., 7:], out.pose_enc[..., 7:].float())  # else Φ's, bit for bit
         pose_enc = torch.cat([pose_enc[..., :7], fov], -1)
     return GeometryModelOutput(**{**dict(out), "c2w": c2w, "K": Kf, "pose_enc": pose_enc,
                                   "pose_enc_list": list(out.pose_enc_list or []) + [pose_enc]})
