@@ -21,7 +21,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 
-from .geometry import (absolute_trajectory_error, axis_angle_to_matrix, cameras_from_pose_encoding, matrix_to_axis_angle,
+from .geometry import (absolute_trajectory_error, axis_angle_to_matrix, cameras_from_pose_encoding, fov_from_intrinsics, matrix_to_axis_angle,
                              pose_encoding_from_cameras, project_points, quaternion_to_matrix, relative_poses, unproject_depth)
 
 # %% auto #0
@@ -643,7 +643,7 @@ def with_ground_truth(
     if "K" in fields:
         H, W = batch["depth"].shape[-2:]
         K = batch["K"].to(out.K)[:, None].expand_as(out.K).clone()
-        fov = torch.stack([2 * torch.atan(H / (2 * K[..., 1, 1])), 2 * torch.atan(W / (2 * K[..., 0, 0]))], -1)
+        fov = torch.stack(fov_from_intrinsics(K, H, W), -1)
         o.update(K=K, pose_enc=torch.cat([out.pose_enc[..., :7], fov.to(out.pose_enc)], -1))
     if "depth" in fields:
         gt = normalize_targets(batch)
@@ -777,9 +777,8 @@ def refine_cameras(
         weight = weight * (out.scene_flow.float().norm(dim=-1) < flow_threshold)  # the static scene only
         if isinstance(focal, bool): focal_on = torch.full((B,), focal, device=video.device)
         else:  # a camera that turns shows its focal length; one that only translates hardly does (f·t/Z)
-            rel = c2w0[:, :1, :3, :3].transpose(-1, -2) @ c2w0[..., :3, :3]
-            cos = ((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1)
-            focal_on = torch.rad2deg(torch.acos(cos)).amax(1) > focal  # [B]
+            turn = matrix_to_axis_angle(c2w0[:, :1, :3, :3].transpose(-1, -2) @ c2w0[..., :3, :3]).norm(dim=-1)  # [B, T] radians
+            focal_on = torch.rad2deg(turn).amax(1) > focal  # [B]
         gate = focal_on.float().view(B, 1, 1, 1)
     pairs = [(i, j) for i in range(T) for j in range(T) if i != j and abs(i - j) <= max_gap]
     i_idx, j_idx = (torch.tensor(p, device=video.device) for p in zip(*pairs))
