@@ -70,3 +70,21 @@ def test_eval_scores_held_out_prompts_and_rejects_a_missing_lora(tmp_path):
     assert base["videos"] == 1 and base["latent_motion"] > 0 and base["dynamic_degree"] >= 0
     bad = run_cli("eval", "--lora", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "no pytorch_lora_weights.safetensors" in bad.stderr
+
+
+def test_eval_geomodel_scores_held_out_worlds_and_rejects_bad_input(tmp_path):
+    "`vggrpo eval-geomodel` on one test world, Φ alone: the table with the targets, and every clip's metrics as JSON."
+    import json
+
+    out = tmp_path / "phi.json"
+    result = run_cli("eval-geomodel", "--clips", "1", "--batch-size", "1", "--device", "cpu", "--no-refine", "--output", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "translation_direction_error_deg" in result.stdout and "≤ 5" in result.stdout
+    report = json.loads(out.read_text())
+    assert report["refined"] is None and report["split"] == "test" and len(report["feed_forward"]["clips"]) == 1
+    clip = report["feed_forward"]["clips"][0]
+    assert 0 < clip["depth_absrel"] < 1 and 0 <= clip["rotation_error_deg"] < 180
+    for args, message in ((("--weights", str(tmp_path / "nowhere")), "no Φ weights (config.json)"),
+                          (("--batch-size", "0"), "must be >= 1"), (("--refine-options", '{"steps": 3}'), "unknown refine_cameras options")):
+        bad = run_cli("eval-geomodel", *args)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr[-1000:]

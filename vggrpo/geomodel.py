@@ -25,13 +25,13 @@ from .geometry import (absolute_trajectory_error, axis_angle_to_matrix, cameras_
                              pose_encoding_from_cameras, project_points, quaternion_to_matrix, relative_poses, unproject_depth)
 
 # %% auto #0
-__all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'Attention', 'Block', 'CameraHead', 'DenseHead',
+__all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'GEOMODEL_TARGETS', 'Attention', 'Block', 'CameraHead', 'DenseHead',
            'GeometryModelOutput', 'load_shipped', 'GeometryModel', 'special_tokens', 'embed', 'split_tokens',
            'join_tokens', 'run_blocks', 'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets',
            'confidence_regression_loss', 'pair_motion', 'camera_loss', 'flow_loss', 'geometry_loss',
            'training_camera_path', 'render_training_batch', 'TrainingStream', 'train_geomodel', 'clip_metrics',
-           'fov_pair', 'summarize_metrics', 'with_ground_truth', 'evaluate_geomodel', 'save_geomodel',
-           'geomodel_argument_parser', 'train_geomodel_options', 'train_geomodel_cli', 'refine_cameras']
+           'summarize_metrics', 'with_ground_truth', 'evaluate_geomodel', 'save_geomodel', 'geomodel_argument_parser',
+           'train_geomodel_options', 'train_geomodel_cli', 'refine_cameras', 'geomodel_table', 'eval_geomodel_cli']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
 class Attention(nn.Module):
@@ -605,7 +605,7 @@ def clip_metrics(
         rot, tdir = _pair_angles(out.c2w[b].double(), gt_rel, 0.02 * scene_scale)
         flow_true = gt["scene_flow"][b].double() * scene_scale
         flow_err = (out.scene_flow[b].double() * s - flow_true).norm(dim=-1)
-        fov_true = torch.stack(fov_pair(batch["K"][b].double(), H, W))
+        fov_true = torch.stack(fov_from_intrinsics(batch["K"][b].double(), H, W))
         fov_err = (out.pose_enc[b, :, 7:].double() - fov_true[None]).abs().mean().rad2deg()
         ate = absolute_trajectory_error(out.c2w[b].double(), gt_rel)
         nan = torch.tensor(float("nan"), dtype=torch.float64)
@@ -617,10 +617,6 @@ def clip_metrics(
             flow_epe_zero_m=(flow_true.norm(dim=-1)[dyn].mean() if dyn.any() else nan).item(),
             flow_epe_static_m=flow_err[v & ~dyn].mean().item(), dynamic_pixels=int(dyn.sum())))
     return rows
-
-def fov_pair(K, height, width):
-    "(fov_h, fov_w) of intrinsics `K [3, 3]` in radians."
-    return 2 * torch.atan(height / (2 * K[1, 1])), 2 * torch.atan(width / (2 * K[0, 0]))
 
 # %% ../nbs/05_geomodel.ipynb #5a21f666
 def summarize_metrics(rows: list) -> dict:
@@ -661,11 +657,14 @@ def evaluate_geomodel(
     frame_stride: int = 4,    # model frames = every 4th frame
     refine: dict | None = None,  # None: Φ's feed-forward cameras; a dict: `refine_cameras` with these options first
     oracle: tuple = (),       # fields of Φ's output the ground truth replaces first (`with_ground_truth`): an ablation
+    progress: bool = False,   # a tqdm bar over the clips
 ) -> dict:                    # {"clips": per-clip rows, "summary": `summarize_metrics`}
     "Metrics of Φ on held-out worlds, static and dynamic scenes separately."
+    from tqdm.auto import tqdm
     device = torch.device(device or model.device)
     model.eval()
     seeds, rows = list(split_seeds(split, num_clips)), []
+    bar = tqdm(total=len(seeds), unit="clip", desc="Φ" if refine is None else "Φ + refinement", disable=not progress)
     for i in range(0, len(seeds), batch_size):
         chunk = seeds[i:i + batch_size]
         clips = [render_clip(s, num_frames, model.config.sample_size, model.config.sample_size, flow_stride=frame_stride, device=device) for s in chunk]
@@ -674,6 +673,8 @@ def evaluate_geomodel(
         if oracle: out = with_ground_truth(out, batch, oracle)
         if refine is not None: out = refine_cameras(batch["video"].to(model.dtype), out, **refine)
         for c, r in zip(clips, clip_metrics(out, batch)): rows.append(dict(seed=c.seed, dynamic=c.scene.dynamic, **r))
+        bar.update(len(chunk))
+    bar.close()
     return dict(clips=rows, summary=summarize_metrics(rows))
 
 # %% ../nbs/05_geomodel.ipynb #0925c8b6
@@ -829,3 +830,51 @@ def refine_cameras(
     return GeometryModelOutput(**{**dict(out), "c2w": c2w, "K": Kf, "pose_enc": pose_enc,
                                   "pose_enc_list": list(out.pose_enc_list or []) + [pose_enc]})
 
+
+# %% ../nbs/05_geomodel.ipynb #97e209d3
+GEOMODEL_TARGETS = dict(depth_absrel=0.10, rotation_error_deg=2.0, translation_direction_error_deg=5.0)  # held-out test split, static and dynamic each
+
+def geomodel_table(
+    runs: dict,                        # {name: an `evaluate_geomodel` result}
+    targets: dict = GEOMODEL_TARGETS,  # {metric: upper bound}
+) -> str:                              # the table, one metric a line, "static / dynamic" in each cell
+    "A text table of the static / dynamic means of several `evaluate_geomodel` runs, with the targets."
+    keys = ("depth_absrel", "rotation_error_deg", "translation_direction_error_deg", "ate_relative", "fov_error_deg", "flow_epe_m", "flow_epe_zero_m")
+    cell = lambda run, k: " / ".join(format(run["summary"][s].get(k, float("nan")), ".4g") for s in ("static", "dynamic"))
+    lines = [f"{'metric (static / dynamic)':34}{'target':>8}" + "".join(f"{n:>24}" for n in runs)]
+    lines += [f"{k:34}{'≤ ' + format(targets[k], 'g') if k in targets else '':>8}" + "".join(f"{cell(r, k):>24}" for r in runs.values()) for k in keys]
+    first = next(iter(runs.values()))["summary"]
+    return "\n".join(lines + [f"clips: {first['static']['clips']} static, {first['dynamic']['clips']} dynamic"])
+
+def eval_geomodel_cli(argv: list | None = None) -> int:
+    "`vggrpo eval-geomodel`: Φ's metrics on held-out worlds, feed-forward and with `refine_cameras`; a table, and JSON on request."
+    p = argparse.ArgumentParser(prog="vggrpo eval-geomodel", description=eval_geomodel_cli.__doc__)
+    p.add_argument("--weights", default=None, help="folder of Φ weights written by save_geomodel (default: the shipped ones)")
+    p.add_argument("--split", default="test", choices=("train", "validation", "test"), help="world split (default: %(default)s)")
+    p.add_argument("--clips", type=int, default=32, help="the split's first N worlds (default: %(default)s; the notebook's tables use 256)")
+    p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass and per refinement (default: %(default)s)")
+    p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    p.add_argument("--no-refine", action="store_true", help="score Φ's feed-forward cameras only")
+    p.add_argument("--refine-options", default=None, help='JSON dict of refine_cameras options, e.g. \'{"max_gap": 4}\' (default: its defaults)')
+    p.add_argument("--output", default=None, help="JSON file for the summaries and every clip's metrics")
+    a = p.parse_args(argv)
+    if a.clips < 1 or a.batch_size < 1: p.error(f"--clips and --batch-size must be >= 1, got {a.clips} and {a.batch_size}")
+    options = json.loads(a.refine_options) if a.refine_options else {}
+    if not isinstance(options, dict): p.error(f"--refine-options must be a JSON dict, got {a.refine_options!r}")
+    unknown = set(options) - (set(inspect.signature(refine_cameras).parameters) - {"video", "out"})
+    if unknown: p.error(f"unknown refine_cameras options {sorted(unknown)}")
+    if a.weights and not (Path(a.weights) / "config.json").exists(): p.error(f"no Φ weights (config.json) in {a.weights}")
+    device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    phi = GeometryModel.from_pretrained(a.weights).to(device)
+    result, runs = dict(weights=a.weights or "shipped", split=a.split, device=device, refine_options=options), {}
+    for name, refine in (("Φ", None),) + ((() if a.no_refine else (("Φ + refinement", options),))):
+        t = time.perf_counter()
+        runs[name] = evaluate_geomodel(phi, a.split, a.clips, a.batch_size, device, refine=refine, progress=True)
+        result[f"seconds_{'refined' if refine is not None else 'feed_forward'}"] = round(time.perf_counter() - t, 1)
+    print(geomodel_table(runs))
+    if a.output:
+        result.update(feed_forward=runs["Φ"], refined=runs.get("Φ + refinement"))
+        Path(a.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.output).write_text(json.dumps(result, indent=1))
+        print(f"wrote {a.output}")
+    return 0
