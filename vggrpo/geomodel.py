@@ -866,14 +866,13 @@ def eval_geomodel_cli(argv: list | None = None) -> int:
     if a.weights and not (Path(a.weights) / "config.json").exists(): p.error(f"no Φ weights (config.json) in {a.weights}")
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     phi = GeometryModel.from_pretrained(a.weights).to(device)
-    result, runs = dict(weights=a.weights or "shipped", split=a.split, device=device, refine_options=options), {}
-    for name, refine in (("Φ", None),) + ((() if a.no_refine else (("Φ + refinement", options),))):
+    result, runs = dict(weights=a.weights or "shipped", split=a.split, device=device, refine_options=options, refined=None), {}
+    for key, name, refine in (("feed_forward", "Φ", None),) + (() if a.no_refine else (("refined", "Φ + refinement", options),)):
         t = time.perf_counter()
-        runs[name] = evaluate_geomodel(phi, a.split, a.clips, a.batch_size, device, refine=refine, progress=True)
-        result[f"seconds_{'refined' if refine is not None else 'feed_forward'}"] = round(time.perf_counter() - t, 1)
+        result[key] = runs[name] = evaluate_geomodel(phi, a.split, a.clips, a.batch_size, device, refine=refine, progress=True)
+        result[f"seconds_{key}"] = round(time.perf_counter() - t, 1)
     print(geomodel_table(runs))
     if a.output:
-        result.update(feed_forward=runs["Φ"], refined=runs.get("Φ + refinement"))
         Path(a.output).parent.mkdir(parents=True, exist_ok=True)
         Path(a.output).write_text(json.dumps(result, indent=1))
         print(f"wrote {a.output}")
