@@ -253,13 +253,18 @@ def test_camera_loss_fov_weight_scales_the_field_of_view_term_only(batch):
     assert camera_loss([moved], target, fov=25.0).item() == camera_loss([moved], target).item() > 0
 
 
-def test_argument_parser_defaults_and_options():
+def test_argument_parser_defaults_and_options(capsys):
     a = geomodel_argument_parser(pool_time=90, refresh=1).parse_args(["--workers", "3", "--camera-loss", '{"legacy": true}'])
     options = train_geomodel_options(a)
     assert (options["pool_time"], options["refresh"], options["workers"]) == (90, 1, 3)
     assert options["camera_loss_options"] == {"legacy": True} and options["loss_weights"] is None and options["config"] is None
     assert options["path_weights"] is None
     assert train_geomodel_options(geomodel_argument_parser().parse_args(["--path-weights", '{"orbit": 3}']))["path_weights"] == {"orbit": 3}
+    for flag, text, message in (("--loss-weights", "{camera: 2}", "not valid JSON"), ("--config", "[8]", "must be a JSON dict")):
+        with pytest.raises(SystemExit) as stop:
+            geomodel_argument_parser().parse_args([flag, text])
+        assert stop.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_path_weights_oversample_a_move_and_keep_the_rest_of_the_world():

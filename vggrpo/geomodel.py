@@ -30,8 +30,9 @@ __all__ = ['DEFAULT_WEIGHTS', 'LOSS_WEIGHTS', 'CAMERA_LOSS', 'GEOMODEL_TARGETS',
            'join_tokens', 'run_blocks', 'tokens_at', 'heads', 'forward', 'clip_batch', 'normalize_targets',
            'confidence_regression_loss', 'pair_motion', 'camera_loss', 'flow_loss', 'geometry_loss',
            'training_camera_path', 'render_training_batch', 'TrainingStream', 'train_geomodel', 'clip_metrics',
-           'summarize_metrics', 'with_ground_truth', 'evaluate_geomodel', 'save_geomodel', 'geomodel_argument_parser',
-           'train_geomodel_options', 'train_geomodel_cli', 'refine_cameras', 'geomodel_table', 'eval_geomodel_cli']
+           'summarize_metrics', 'with_ground_truth', 'evaluate_geomodel', 'save_geomodel', 'json_dict',
+           'geomodel_argument_parser', 'train_geomodel_options', 'train_geomodel_cli', 'refine_cameras',
+           'geomodel_table', 'eval_geomodel_cli']
 
 # %% ../nbs/05_geomodel.ipynb #9fc20d45
 class Attention(nn.Module):
@@ -687,6 +688,13 @@ def save_geomodel(model: GeometryModel, path, half: bool = True) -> Path:
     return path
 
 # %% ../nbs/05_geomodel.ipynb #6e184b40
+def json_dict(text: str) -> dict:
+    "An argparse `type`: a JSON dict from the command line, or a clear usage error."
+    try: value = json.loads(text)
+    except json.JSONDecodeError as error: raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict): raise argparse.ArgumentTypeError(f"must be a JSON dict, got {text!r}")
+    return value
+
 def geomodel_argument_parser(**defaults) -> argparse.ArgumentParser:
     "The flags of `vggrpo train-geomodel` (the options of `train_geomodel`); `defaults` replace defaults (the GPU run script's)."
     p = argparse.ArgumentParser(prog="vggrpo train-geomodel", description="Train the RGB 4D geometry model Φ on synthetic worlds.")
@@ -702,21 +710,20 @@ def geomodel_argument_parser(**defaults) -> argparse.ArgumentParser:
     p.add_argument("--eval-clips", type=int, default=256)
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", default=None, help='JSON dict of GeometryModel config overrides, e.g. \'{"num_layers": 8}\'')
+    p.add_argument("--config", default=None, type=json_dict, help='JSON dict of GeometryModel config overrides, e.g. \'{"num_layers": 8}\'')
     p.add_argument("--init-from", default=None, help="folder of a saved GeometryModel to continue training from")
-    p.add_argument("--loss-weights", default=None, help='JSON dict of LOSS_WEIGHTS overrides, e.g. \'{"camera": 10}\'')
-    p.add_argument("--camera-loss", default=None, help='JSON dict of CAMERA_LOSS overrides, e.g. \'{"legacy": true}\'')
-    p.add_argument("--path-weights", default=None, help='JSON dict: oversample camera-path kinds, e.g. \'{"orbit": 3}\' (others weigh 1)')
+    p.add_argument("--loss-weights", default=None, type=json_dict, help='JSON dict of LOSS_WEIGHTS overrides, e.g. \'{"camera": 10}\'')
+    p.add_argument("--camera-loss", default=None, type=json_dict, help='JSON dict of CAMERA_LOSS overrides, e.g. \'{"legacy": true}\'')
+    p.add_argument("--path-weights", default=None, type=json_dict, help='JSON dict: oversample camera-path kinds, e.g. \'{"orbit": 3}\' (others weigh 1)')
     p.set_defaults(**defaults)
     return p
 
 def train_geomodel_options(args: argparse.Namespace) -> dict:
-    "The keyword arguments of `train_geomodel` from flags parsed by `geomodel_argument_parser` (JSON flags decoded)."
-    def decode(text): return json.loads(text) if text else None
+    "The keyword arguments of `train_geomodel` from flags parsed by `geomodel_argument_parser`."
     return dict(steps=args.steps, time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr, pool_size=args.pool_size,
                 pool_time=args.pool_time, refresh=args.refresh, workers=args.workers, device=args.device, seed=args.seed,
-                config=decode(args.config), init_from=args.init_from, loss_weights=decode(args.loss_weights),
-                camera_loss_options=decode(args.camera_loss), path_weights=decode(args.path_weights))
+                config=args.config, init_from=args.init_from, loss_weights=args.loss_weights,
+                camera_loss_options=args.camera_loss, path_weights=args.path_weights)
 
 def train_geomodel_cli(argv: list | None = None) -> dict:
     "`vggrpo train-geomodel`: train Φ, save it (diffusers format), evaluate it on the test split, write metrics.json."
@@ -855,12 +862,11 @@ def eval_geomodel_cli(argv: list | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=16, help="clips per forward pass and per refinement (default: %(default)s)")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--no-refine", action="store_true", help="score Φ's feed-forward cameras only")
-    p.add_argument("--refine-options", default=None, help='JSON dict of refine_cameras options, e.g. \'{"max_gap": 4}\' (default: its defaults)')
+    p.add_argument("--refine-options", default={}, type=json_dict, help='JSON dict of refine_cameras options, e.g. \'{"max_gap": 4}\' (default: its defaults)')
     p.add_argument("--output", default=None, help="JSON file for the summaries and every clip's metrics")
     a = p.parse_args(argv)
     if a.clips < 1 or a.batch_size < 1: p.error(f"--clips and --batch-size must be >= 1, got {a.clips} and {a.batch_size}")
-    options = json.loads(a.refine_options) if a.refine_options else {}
-    if not isinstance(options, dict): p.error(f"--refine-options must be a JSON dict, got {a.refine_options!r}")
+    options = a.refine_options
     unknown = set(options) - (set(inspect.signature(refine_cameras).parameters) - {"video", "out"})
     if unknown: p.error(f"unknown refine_cameras options {sorted(unknown)}")
     if a.weights and not (Path(a.weights) / "config.json").exists(): p.error(f"no Φ weights (config.json) in {a.weights}")
